@@ -1,0 +1,135 @@
+# postern - top-level Makefile.
+#
+#   make            build bin/ (user commands) and libexec/ (daemons)
+#   make test       install missing Debian packages (as root), then run the
+#                   unit tests (ASan+UBSan) and the system tests
+#   make run        build, create an instance in ./.run and run it in the
+#                   foreground, logging to stdout (Ctrl-C stops it)
+#   make install    install under DESTDIR with PREFIX (see README.md)
+#   make clean
+
+PREFIX     ?= /usr
+SYSCONFDIR ?= /etc/postern
+SBINDIR    ?= $(PREFIX)/sbin
+BINDIR     ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec/postern
+MANDIR     ?= $(PREFIX)/share/man
+QUEUEDIR   ?= /var/spool/postern
+DESTDIR    ?=
+
+CC      ?= cc
+OPT     ?= -O2 -g
+WARN    = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
+	  -Wmissing-prototypes -Wstrict-prototypes
+VERSION = 0.1.0
+DEFS    = -D_GNU_SOURCE -DPOSTERN_VERSION='"$(VERSION)"' -DDEF_CONFIG_DIR='"$(SYSCONFDIR)"' \
+	  -DDEF_DAEMON_DIR='"$(LIBEXECDIR)"' -DDEF_COMMAND_DIR='"$(SBINDIR)"' \
+	  -DDEF_QUEUE_DIR='"$(QUEUEDIR)"'
+CFLAGS  = -std=gnu11 $(OPT) $(WARN) $(DEFS) -Ilib
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+-include makedefs.out
+
+# Programs: directory -> output. Each directory's *.c link with lib/.
+BIN_PROGS     = postern
+LIBEXEC_PROGS = master postlogd
+DEP_LIBS      = $(SSL_LIBS) $(SASL_LIBS) $(PCRE2_LIBS) $(DB_LIBS) $(SPF2_LIBS)
+PROG_LIBS     =
+
+LIB_SRCS  = $(sort $(wildcard lib/*.c))
+LIB_OBJS  = $(LIB_SRCS:%.c=build/obj/%.o)
+ASAN_LIB_OBJS = $(LIB_SRCS:%.c=build/asan/%.o)
+
+UNIT_SRCS  = $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS  = $(UNIT_SRCS:tests/unit/%.c=build/asan/tests/%)
+TEST_SERVICE_SRCS = $(sort $(wildcard tests/services/*.c))
+TEST_SERVICES = $(TEST_SERVICE_SRCS:tests/services/%.c=build/test-libexec/%)
+
+ALL_BINS = $(BIN_PROGS:%=bin/%) $(LIBEXEC_PROGS:%=libexec/%)
+
+.PHONY: FORCE all deps test unit-tests system-tests run install clean
+.SECONDARY:
+
+all: makedefs.out $(ALL_BINS) $(TEST_SERVICES)
+
+makedefs.out: makedefs
+	./makedefs
+
+# Rebuild everything when the flags (paths included) change.
+build/flags: FORCE
+	@mkdir -p build
+	@echo '$(CFLAGS)' | cmp -s - $@ || echo '$(CFLAGS)' > $@
+FORCE:
+
+deps:
+	tools/install-deps test
+
+build/obj/%.o: %.c $(wildcard lib/*.h) makedefs.out build/flags
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) $(SSL_CFLAGS) $(SASL_CFLAGS) $(PCRE2_CFLAGS) $(DB_CFLAGS) -c -o $@ $<
+
+build/asan/%.o: %.c $(wildcard lib/*.h) makedefs.out build/flags
+	@mkdir -p $(dir $@)
+	@echo "  CC/SAN  $<"
+	@$(CC) $(CFLAGS) $(SANFLAGS) $(CMOCKA_CFLAGS) -c -o $@ $<
+
+build/libpostern.a: $(LIB_OBJS)
+	@rm -f $@
+	@ar rcs $@ $^
+
+build/asan/libpostern.a: $(ASAN_LIB_OBJS)
+	@rm -f $@
+	@ar rcs $@ $^
+
+# prog_rule(dir, output)
+define prog_rule
+$(2): $(patsubst %.c,build/obj/%.o,$(wildcard $(1)/*.c)) build/libpostern.a
+	@mkdir -p $$(dir $$@)
+	@echo "  LD      $$@"
+	@$$(CC) $$(CFLAGS) -Wl,--as-needed -o $$@ $$^ $$(DEP_LIBS)
+endef
+$(foreach p,$(BIN_PROGS),$(eval $(call prog_rule,$(p),bin/$(p))))
+$(foreach p,$(LIBEXEC_PROGS),$(eval $(call prog_rule,$(p),libexec/$(p))))
+
+# The admin command carries the configuration templates.
+build/gen/templates.c: conf/main.cf conf/master.cf tools/embed
+	@mkdir -p $(dir $@)
+	tools/embed $@ template_main_cf=conf/main.cf template_master_cf=conf/master.cf
+bin/postern: build/obj/build/gen/templates.o
+
+build/test-libexec/%: build/obj/tests/services/%.o build/libpostern.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -Wl,--as-needed -o $@ $^ $(DEP_LIBS)
+
+build/asan/tests/%: build/asan/tests/unit/%.o build/asan/libpostern.a
+	@mkdir -p $(dir $@)
+	@echo "  LD/SAN  $@"
+	@$(CC) $(CFLAGS) $(SANFLAGS) -Wl,--as-needed -o $@ $^ $(CMOCKA_LIBS) $(DEP_LIBS)
+
+unit-build: $(UNIT_BINS)
+
+# The whole suite. As root, missing Debian packages are installed first.
+test:
+	@tools/install-deps test
+	@$(MAKE) --no-print-directory all unit-build
+	@tests/run
+
+unit-tests: all unit-build
+	@tests/run unit
+
+system-tests: all
+	@tests/run system
+
+run:
+	@tools/install-deps build
+	@$(MAKE) --no-print-directory all
+	@test -f .run/main.cf || bin/postern -c $(CURDIR)/.run init --port $${PORT:-2525}
+	bin/postern -c $(CURDIR)/.run start-fg
+
+install: all
+	tools/install-sh "$(DESTDIR)" "$(SBINDIR)" "$(LIBEXECDIR)" "$(SYSCONFDIR)" "$(MANDIR)" "$(QUEUEDIR)"
+
+clean:
+	rm -rf build bin libexec makedefs.out

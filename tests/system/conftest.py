@@ -1,0 +1,251 @@
+"""Fixtures for postern's system tests: real instances in temporary
+directories, started with the real admin command, inspected through /proc.
+
+As root the suite runs inside a network namespace that tests/run creates, so
+every listener is on that namespace's loopback. Tests that need a non-root
+user run the commands as 'nobody' through setpriv, from a world-readable
+copy of the built programs (the checkout itself may be unreadable to others).
+"""
+import os
+import pwd
+import grp
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+IS_ROOT = os.geteuid() == 0
+
+
+def wait_for(pred, timeout=10.0, interval=0.05, what="condition"):
+    """Polls pred() until it returns something true; fails after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def proc_status(pid):
+    """Parsed /proc/PID/status as a dict of str -> str."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    return out
+
+
+def alive(pid):
+    """True while pid exists and is not a zombie waiting to be reaped."""
+    try:
+        return proc_status(pid).get("State", "Z")[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def children_of(pid):
+    kids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            if proc_status(int(d)).get("PPid") == str(pid):
+                kids.append(int(d))
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return kids
+
+
+def processes_with_env(name, value):
+    """pids whose environment has NAME=VALUE (root sees every process)."""
+    want = f"{name}={value}".encode()
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/environ", "rb") as f:
+                if want in f.read().split(b"\0"):
+                    found.append(int(d))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.fixture(scope="session")
+def stage():
+    """A world-readable copy of bin/, libexec/ and the test services."""
+    d = tempfile.mkdtemp(prefix="postern-stage-")
+    os.chmod(d, 0o755)
+    for sub, src in (("bin", "bin"), ("libexec", "libexec"), ("test-libexec", "build/test-libexec")):
+        shutil.copytree(os.path.join(TOP, src), os.path.join(d, sub))
+    for root, dirs, files in os.walk(d):
+        for x in dirs:
+            os.chmod(os.path.join(root, x), 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+class Instance:
+    """One postern instance made by `postern init` in its own directory."""
+
+    def __init__(self, stage, user=None):
+        self.stage = stage
+        self.user = user
+        self.top = tempfile.mkdtemp(prefix="postern-sys-")
+        os.chmod(self.top, 0o755)
+        self.dir = os.path.join(self.top, "etc")
+        self.port = free_port()
+        if user:
+            pw = pwd.getpwnam(user)
+            os.chown(self.top, pw.pw_uid, pw.pw_gid)
+        self.started = False
+
+    # -- running commands -------------------------------------------------
+    def cmd(self, *args, check=True, env=None, timeout=60):
+        argv = [os.path.join(self.stage, "bin", "postern"), "-c", self.dir, *args]
+        if self.user:
+            pw = pwd.getpwnam(self.user)
+            argv = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}",
+                    "--clear-groups", *argv]
+        e = dict(os.environ)
+        e.pop("POSTERN_CONFIG_DIR", None)
+        if env:
+            e.update(env)
+        r = subprocess.run(argv, capture_output=True, text=True, env=e, timeout=timeout,
+                           cwd="/")
+        if check and r.returncode != 0:
+            raise AssertionError(f"postern {' '.join(args)} exited {r.returncode}\n"
+                                 f"stdout:\n{r.stdout}\nstderr:\n{r.stderr}")
+        return r
+
+    def init(self, *extra):
+        return self.cmd("init", "--port", str(self.port), *extra)
+
+    def start(self):
+        r = self.cmd("start")
+        self.started = True
+        return r
+
+    def stop(self):
+        r = self.cmd("stop", check=False)
+        self.started = False
+        return r
+
+    # -- files ------------------------------------------------------------
+    @property
+    def queue(self):
+        return os.path.join(self.dir, "queue")
+
+    @property
+    def maillog(self):
+        return os.path.join(self.dir, "maillog")
+
+    def log(self):
+        try:
+            with open(self.maillog, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, text, timeout=10):
+        try:
+            return wait_for(lambda: text in self.log(), timeout, what=f"log line {text!r}")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n--- log:\n{self.log()}") from None
+
+    def write(self, name, text):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        if self.user:
+            pw = pwd.getpwnam(self.user)
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+
+    def read(self, name):
+        with open(os.path.join(self.dir, name)) as f:
+            return f.read()
+
+    def add_service(self, line):
+        self.write("master.cf", self.read("master.cf") + line + "\n")
+
+    def test_prog(self, name):
+        return os.path.join(self.stage, "test-libexec", name)
+
+    # -- processes --------------------------------------------------------
+    def master_pid(self):
+        try:
+            with open(os.path.join(self.queue, "pid", "master.pid")) as f:
+                return int(f.read().strip() or 0)
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def children(self):
+        return children_of(self.master_pid())
+
+    def all_processes(self):
+        """Every process of this instance (master and services)."""
+        pids = [p for p in processes_with_env("POSTERN_CONFIG_DIR", self.dir) if alive(p)]
+        if self.master_pid() and alive(self.master_pid()):
+            pids.append(self.master_pid())
+        return pids
+
+    def status(self):
+        return self.cmd("status", check=False)
+
+    def cleanup(self):
+        if self.started or self.master_pid():
+            self.cmd("stop", check=False)
+        for pid in processes_with_env("POSTERN_CONFIG_DIR", self.dir):
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(self.top, ignore_errors=True)
+
+
+def connect_unix(path, timeout=5):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path)
+    return s
+
+
+def echo_banner(sock):
+    """Reads the test-echo banner: (service, pid, generation)."""
+    f = sock.makefile("r")
+    line = f.readline().split()
+    return line[0], int(line[1]), line[2]
+
+
+@pytest.fixture
+def inst(stage):
+    i = Instance(stage)
+    yield i
+    i.cleanup()
+
+
+@pytest.fixture
+def user_inst(stage):
+    i = Instance(stage, user="nobody")
+    yield i
+    i.cleanup()
+
+
+needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root")

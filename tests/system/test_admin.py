@@ -1,0 +1,148 @@
+"""postern conf and postern check, through the real command."""
+import os
+import re
+
+from conftest import needs_root
+
+pytestmark = needs_root
+
+
+def test_conf_shows_defaults_set_values_and_names(inst):
+    inst.init()
+    r = inst.cmd("conf", "-d")
+    assert "max_use = 100\n" in r.stdout
+    assert "syslog_name = postern\n" in r.stdout
+    assert "mydestination = $myhostname, localhost.$mydomain, localhost\n" in r.stdout
+    r = inst.cmd("conf", "-n")
+    names = [l.split(" =")[0] for l in r.stdout.splitlines()]
+    assert "queue_directory" in names and "maillog_file" in names
+    assert "max_use" not in names
+    r = inst.cmd("conf", "queue_directory", "max_use")
+    assert r.stdout == f"queue_directory = {inst.queue}\nmax_use = 100\n"
+    r = inst.cmd("conf", "-h", "max_use")
+    assert r.stdout == "100\n"
+    r = inst.cmd("conf", "-x", "-h", "myorigin")
+    assert r.stdout.strip() == inst.cmd("conf", "-h", "-x", "myhostname").stdout.strip()
+    r = inst.cmd("conf", "no_such_parameter", check=False)
+    assert r.returncode == 1
+    assert "no_such_parameter: unknown parameter" in r.stderr
+
+
+def test_conf_edit_keeps_comments(inst):
+    inst.init()
+    before = inst.read("main.cf")
+    inst.cmd("conf", "-e", "max_use=7", "myorigin = example.com")
+    after = inst.read("main.cf")
+    assert "max_use = 7\n" in after and "myorigin = example.com\n" in after
+    # every original line is still there, comments included
+    for line in before.splitlines():
+        assert line in after.splitlines()
+    assert inst.cmd("conf", "-h", "max_use").stdout == "7\n"
+    inst.cmd("conf", "-e", "max_use=9")
+    assert inst.read("main.cf").count("max_use") == 1
+    inst.cmd("conf", "-X", "max_use")
+    assert "max_use" not in inst.read("main.cf")
+    assert inst.cmd("conf", "-h", "max_use").stdout == "100\n"
+
+
+def test_check_reports_problems_with_file_and_line(inst):
+    inst.init()
+    main = inst.read("main.cf")
+    inst.write("main.cf", main + "no_such_thing = 1\nmax_use = lots\nthis is not a setting\n")
+    inst.add_service("broken unix n - n - - ")
+    inst.add_service("weird sometype n - n - - test-echo")
+    r = inst.cmd("check", check=False)
+    assert r.returncode == 1
+    nmain = len(main.splitlines())
+    err = r.stderr
+    assert re.search(rf"main\.cf, line {nmain + 1}: .*unknown parameter.*no_such_thing", err), err
+    assert re.search(r"max_use", err) and "lots" in err, err
+    assert re.search(rf"main\.cf, line {nmain + 3}: ", err), err
+    assert re.search(r"master\.cf, line \d+: .*sometype", err), err
+    assert "check found" in err
+    # start refuses a broken configuration
+    r = inst.cmd("start", check=False)
+    assert r.returncode != 0
+    assert inst.master_pid() == 0
+
+
+def test_check_passes_on_fresh_instance(inst):
+    inst.init()
+    r = inst.cmd("check")
+    assert r.returncode == 0
+
+
+def test_user_defined_variables_are_not_unknown(inst):
+    inst.init()
+    inst.write("main.cf", inst.read("main.cf") + "my_domains = a.example b.example\n"
+               "mydestination = localhost, $my_domains\n")
+    r = inst.cmd("check")
+    assert "my_domains" not in r.stderr
+    assert inst.cmd("conf", "-x", "-h", "mydestination").stdout.strip() == "localhost, a.example b.example"
+
+
+def test_maillog_file_stdout_in_foreground(inst):
+    """start-fg with maillog_file = /dev/stdout: the container setup."""
+    import subprocess, time, signal
+    inst.init()
+    inst.cmd("conf", "-e", "maillog_file=/dev/stdout")
+    p = subprocess.Popen([os.path.join(inst.stage, "bin", "postern"), "-c", inst.dir, "start-fg"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 10
+        seen = ""
+        while "daemon started" not in seen and time.time() < deadline:
+            line = p.stdout.readline()
+            if not line:
+                break
+            seen += line
+        assert re.search(r"postern/master\[\d+\]: daemon started", seen), seen
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=15)
+    assert p.returncode == 0
+
+
+def test_make_install_layout(tmp_path):
+    import subprocess
+    from conftest import TOP
+    dest = tmp_path / "dest"
+    r = subprocess.run(["make", "-C", TOP, "--no-print-directory", "install", f"DESTDIR={dest}"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert os.access(dest / "usr/sbin/postern", os.X_OK)
+    assert os.access(dest / "usr/libexec/postern/master", os.X_OK)
+    assert os.access(dest / "usr/libexec/postern/postlogd", os.X_OK)
+    assert (dest / "usr/share/man/man1/postern.1").exists()
+    assert (dest / "etc/postern/main.cf").exists()
+    mcf = (dest / "etc/postern/master.cf").read_text()
+    assert re.search(r"^smtp\s+inet\s", mcf, re.M), mcf
+    assert "@SMTP_LISTEN@" not in mcf
+    # an installed postern finds its daemons in libexec/postern
+    inst_dir = tmp_path / "instance"
+    r = subprocess.run([str(dest / "usr/sbin/postern"), "-c", str(inst_dir), "init"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert f"daemon_directory = {dest}/usr/libexec/postern" in (inst_dir / "main.cf").read_text()
+    # an existing configuration is never overwritten
+    (dest / "etc/postern/main.cf").write_text("# mine\n")
+    subprocess.run(["make", "-C", TOP, "--no-print-directory", "install", f"DESTDIR={dest}"], capture_output=True, check=True)
+    assert (dest / "etc/postern/main.cf").read_text() == "# mine\n"
+
+
+def test_check_creates_missing_accounts_as_root(inst):
+    import grp, pwd, subprocess
+    inst.init()
+    user, group = "pt-test-owner", "pt-test-drop"
+    for cmd in (["userdel", user], ["groupdel", group]):
+        subprocess.run(cmd, capture_output=True)
+    inst.cmd("conf", "-e", f"mail_owner={user}", f"setgid_group={group}")
+    try:
+        r = inst.cmd("check")
+        assert f"creating user {user}" in r.stderr
+        pw = pwd.getpwnam(user)
+        assert pw.pw_uid != 0
+        assert grp.getgrnam(group)
+        assert os.stat(os.path.join(inst.queue, "incoming")).st_uid == pw.pw_uid
+    finally:
+        subprocess.run(["userdel", user], capture_output=True)
+        subprocess.run(["groupdel", group], capture_output=True)

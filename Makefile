@@ -30,9 +30,13 @@ SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 
 -include makedefs.out
 
-# Programs: directory -> output. Each directory's *.c link with lib/.
-BIN_PROGS     = postern
-LIBEXEC_PROGS = master postlogd
+# Programs: directory -> output. Each directory's *.c link with lib/; a
+# program is built once its directory has sources.
+have_src      = $(foreach p,$(1),$(if $(wildcard $(p)/*.c),$(p)))
+BIN_PROGS     = $(call have_src,postern sendmail postdrop)
+LIBEXEC_PROGS = $(call have_src,master postlogd pickup cleanup qmgr trivial-rewrite local bounce showq)
+# Names under which sendmail is also installed (it acts on argv[0]).
+SENDMAIL_LINKS = $(if $(filter sendmail,$(BIN_PROGS)),bin/mailq bin/newaliases)
 DEP_LIBS      = $(SSL_LIBS) $(SASL_LIBS) $(PCRE2_LIBS) $(DB_LIBS) $(SPF2_LIBS)
 PROG_LIBS     =
 
@@ -50,7 +54,10 @@ ALL_BINS = $(BIN_PROGS:%=bin/%) $(LIBEXEC_PROGS:%=libexec/%)
 .PHONY: FORCE all deps test unit-tests system-tests run install clean
 .SECONDARY:
 
-all: makedefs.out $(ALL_BINS) $(TEST_SERVICES)
+all: makedefs.out $(ALL_BINS) $(SENDMAIL_LINKS) $(TEST_SERVICES)
+
+$(SENDMAIL_LINKS): bin/sendmail
+	@ln -sf sendmail $@
 
 makedefs.out: makedefs
 	./makedefs
@@ -103,7 +110,10 @@ build/test-libexec/%: build/obj/tests/services/%.o build/libpostern.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -Wl,--as-needed -o $@ $^ $(DEP_LIBS)
 
-build/asan/tests/%: build/asan/tests/unit/%.o build/asan/libpostern.a
+# A unit test may also link program sources: TEST_SRCS_test_NAME = dir/x.c
+TEST_SRCS_test_sendmail = $(filter-out sendmail/sendmail.c,$(wildcard sendmail/*.c))
+.SECONDEXPANSION:
+build/asan/tests/%: build/asan/tests/unit/%.o $$(patsubst %.c,build/asan/%.o,$$(TEST_SRCS_$$*)) build/asan/libpostern.a
 	@mkdir -p $(dir $@)
 	@echo "  LD/SAN  $@"
 	@$(CC) $(CFLAGS) $(SANFLAGS) -Wl,--as-needed -o $@ $^ $(CMOCKA_LIBS) $(DEP_LIBS)
@@ -125,7 +135,8 @@ system-tests: all
 run:
 	@tools/install-deps build
 	@$(MAKE) --no-print-directory all
-	@test -f .run/main.cf || bin/postern -c $(CURDIR)/.run init --port $${PORT:-2525}
+	@test -f .run/main.cf || { bin/postern -c $(CURDIR)/.run init --port $${PORT:-2525} && \
+		bin/postern -c $(CURDIR)/.run conf -e maillog_file=/dev/stdout; }
 	bin/postern -c $(CURDIR)/.run start-fg
 
 install: all

@@ -1,7 +1,8 @@
 /* test-echo - a service for master's system tests, on the real skeleton.
  *
  * SERVER_SINGLE: for each client, sends "SERVICE PID GENERATION\n", then
- * echoes each line back until EOF or "quit". Argument "crash-after-accept"
+ * echoes each line back until EOF or "quit", logging "echo: LINE" for
+ * each line when started with "log" (for the log tests). Argument "crash-after-accept"
  * makes it abort after sending the banner; "exit-at-start" makes it exit
  * with status 1 before it is ready (a bad startup); "sleep N" makes it
  * sleep N seconds before serving (a busy child).
@@ -17,6 +18,7 @@
 
 static int crash_after_accept;
 static int sleep_seconds;
+static int log_lines;
 
 static void serve(int fd)
 {
@@ -37,6 +39,8 @@ static void serve(int fd)
 	while (fgets(buf, sizeof(buf), in)) {
 		if (strncmp(buf, "quit", 4) == 0)
 			break;
+		if (log_lines)
+			msg_info("echo: %.*s", (int)strcspn(buf, "\n"), buf);
 		if (write(fd, buf, strlen(buf)) < 0)
 			break;
 	}
@@ -50,6 +54,8 @@ static void options(void)
 	for (size_t i = 0; i < a->n; i++) {
 		if (strcmp(a->v[i], "crash-after-accept") == 0)
 			crash_after_accept = 1;
+		else if (strcmp(a->v[i], "log") == 0)
+			log_lines = 1;
 		else if (strcmp(a->v[i], "exit-at-start") == 0)
 			exit(1);
 		else if (strcmp(a->v[i], "sleep") == 0 && i + 1 < a->n)

@@ -146,3 +146,57 @@ def test_check_creates_missing_accounts_as_root(inst):
     finally:
         subprocess.run(["userdel", user], capture_output=True)
         subprocess.run(["groupdel", group], capture_output=True)
+
+
+def test_makedefs_names_the_missing_package(tmp_path):
+    """A dependency pkg-config cannot find is named with its Debian package."""
+    import subprocess
+    from conftest import TOP
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    real = subprocess.run(["sh", "-c", "command -v pkg-config"], capture_output=True, text=True).stdout.strip()
+    (fake / "pkg-config").write_text(
+        "#!/bin/sh\ncase \"$*\" in *libsasl2*) exit 1;; esac\nexec " + real + " \"$@\"\n")
+    (fake / "pkg-config").chmod(0o755)
+    out = tmp_path / "makedefs.out"
+    r = subprocess.run([os.path.join(TOP, "makedefs"), str(out)], capture_output=True, text=True,
+                       env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}, cwd=TOP)
+    assert r.returncode != 0
+    assert "libsasl2-dev" in r.stderr
+    assert "libssl-dev" not in r.stderr
+    assert not out.exists()
+    r = subprocess.run([os.path.join(TOP, "makedefs"), str(out)], capture_output=True, text=True, cwd=TOP)
+    assert r.returncode == 0, r.stderr
+    assert "SASL_LIBS = -lsasl2" in out.read_text()
+
+
+def test_make_run_starts_a_working_instance_in_the_foreground(tmp_path):
+    """The README's first command, as written (in a scratch copy of the tree)."""
+    import shutil, signal, subprocess, time
+    from conftest import TOP, free_port
+    tree = tmp_path / "tree"
+    shutil.copytree(TOP, tree, ignore=shutil.ignore_patterns(".git", ".run", "build", "__pycache__"),
+                    symlinks=True)
+    port = free_port()
+    p = subprocess.Popen(["make", "--no-print-directory", "run", f"PORT={port}"], cwd=tree,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         start_new_session=True)
+    seen = ""
+    try:
+        deadline = time.time() + 240
+        while "daemon started" not in seen and time.time() < deadline:
+            line = p.stdout.readline()
+            if not line:
+                break
+            seen += line
+        assert "daemon started" in seen, seen[-3000:]
+        r = subprocess.run([str(tree / "bin/postern"), "-c", str(tree / ".run"), "status"],
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and "is running" in r.stdout, r.stdout + r.stderr
+        assert f"127.0.0.1:{port}" in r.stdout
+    finally:
+        os.killpg(p.pid, signal.SIGINT)
+        p.wait(timeout=30)
+    r = subprocess.run([str(tree / "bin/postern"), "-c", str(tree / ".run"), "status"],
+                       capture_output=True, text=True)
+    assert "not running" in r.stdout

@@ -58,6 +58,7 @@ def test_plain_user_instance_runs_everything_as_that_user(user_inst):
     user_inst.init()
     user_inst.start()
     user_inst.wait_log("running as non-root user nobody")
+    assert user_inst.log().count("running as non-root user") == 1
     nobody = str(__import__("pwd").getpwnam("nobody").pw_uid)
     master = user_inst.master_pid()
     uids = proc_status(master)["Uid"].split()

@@ -232,3 +232,38 @@ def test_stop_terminates_busy_children(inst):
     inst.stop()
     assert not alive(pid)
     s.close()
+
+
+def test_log_lines_from_many_processes_never_interleave(inst):
+    """Many children log at once; postlogd is the only writer of the file."""
+    import threading
+    inst.init()
+    inst.add_service(echo_line(inst, "chatty", "log"))
+    inst.start()
+    clients, lines = 8, 300
+    payload = "x" * 200
+
+    def client(n):
+        s = connect_unix(sock_path(inst, "chatty"), timeout=30)
+        f = s.makefile("rw")
+        f.readline()
+        for i in range(lines):
+            f.write(f"c{n} l{i} {payload}\n")
+            f.flush()
+            f.readline()
+        s.close()
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wait_for(lambda: inst.log().count("echo: c") == clients * lines, timeout=20,
+             what="every echo line in the log")
+    shape = re.compile(r"^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ postern/test-echo\[\d+\]: "
+                       r"echo: c\d+ l\d+ x{200}$")
+    echoed = [l for l in inst.log().splitlines() if "echo: " in l]
+    assert len(echoed) == clients * lines
+    bad = [l for l in echoed if not shape.match(l)]
+    assert not bad, bad[:3]
+    assert len(set(l.split(": ", 1)[1] for l in echoed)) == clients * lines

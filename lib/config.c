@@ -513,6 +513,13 @@ const char *conf_set_name(size_t i)
 /* effective_raw - the unexpanded value in force: override, the directory
  * given to conf_load (for config_directory), main.cf, default; NULL when
  * the name is neither set nor known */
+static const char *effective_raw(const char *name);
+
+const char *conf_value_raw(const char *name)
+{
+	return effective_raw(name);
+}
+
 static const char *effective_raw(const char *name)
 {
 	const struct setting *s = find_setting(name);

@@ -76,6 +76,9 @@ int conf_override_arg(const char *arg);
 /* conf_raw - the value as written (override or main.cf), or NULL when the
  * name is not set there. conf_raw_line - its main.cf line, 0 if none. */
 const char *conf_raw(const char *name);
+/* conf_value_raw - the unexpanded value in force (override, main.cf or
+ * default; config_directory is the directory loaded), NULL if unknown. */
+const char *conf_value_raw(const char *name);
 int conf_raw_line(const char *name);
 
 /* conf_str - the expanded effective value (override, main.cf, default);

@@ -51,7 +51,10 @@ void diag_log(const struct diaglist *dl)
 	for (size_t i = 0; i < dl->n; i++) {
 		char *s = diag_format(&dl->v[i]);
 
-		msg_warn("%s", s);
+		if (dl->v[i].severity == DIAG_ERROR)
+			msg_error("%s", s);
+		else
+			msg_warn("%s", s);
 		free(s);
 	}
 }

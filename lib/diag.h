@@ -29,7 +29,7 @@ struct diaglist {
 void diag_add(struct diaglist *dl, enum diag_severity sev, const char *file,
 	      int line, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 size_t diag_errors(const struct diaglist *dl);	/* count of DIAG_ERROR */
-void diag_log(const struct diaglist *dl);	/* msg_warn each, "file, line N: text" */
+void diag_log(const struct diaglist *dl);	/* msg_error/msg_warn each, "file, line N: text" */
 void diag_clear(struct diaglist *dl);		/* frees the entries, keeps dl usable */
 
 /* diag_format - "FILE, line N: text" (Postfix's shape) into a new string */

@@ -439,3 +439,21 @@ int mcf_parse_file(const char *path, struct mcf *out, struct diaglist *dl)
 	free(text);
 	return 0;
 }
+
+void mcf_check_overrides(const struct mcf *m, struct diaglist *dl)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		const struct mcf_entry *e = &m->v[i];
+
+		for (size_t j = 0; j < e->overrides.n; j++) {
+			const char *kv = e->overrides.v[j];
+			size_t len = strcspn(kv, "=");
+			char *name = xstrndup(kv, len);
+
+			if (param_find(name) == NULL && conf_raw(name) == NULL)
+				diag_add(dl, DIAG_WARNING, e->file, e->line,
+					 "service %s: -o %s: unknown parameter", e->name, name);
+			free(name);
+		}
+	}
+}

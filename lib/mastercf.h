@@ -53,6 +53,10 @@ int mcf_parse_string(const char *text, const char *file, struct mcf *out,
 		     struct diaglist *dl);
 void mcf_free(struct mcf *m);
 
+/* mcf_check_overrides - a warning for each -o NAME that is neither a
+ * known parameter nor set in main.cf (a typo would be a silent no-op). */
+void mcf_check_overrides(const struct mcf *m, struct diaglist *dl);
+
 const char *mcf_type_name(enum mcf_type t);	/* "inet", "unix", ... */
 int mcf_type_parse(const char *s, enum mcf_type *t);	/* 0 or -1 */
 

@@ -76,7 +76,7 @@ static const struct { const char *name; int value; } facilities[] = {
 
 int msg_to_syslog(const char *syslog_name, const char *facility)
 {
-	int fac = LOG_MAIL;
+	int fac = -1;
 
 	for (size_t i = 0; facility && i < sizeof(facilities) / sizeof(facilities[0]); i++)
 		if (strcmp(facility, facilities[i].name) == 0)
@@ -84,8 +84,10 @@ int msg_to_syslog(const char *syslog_name, const char *facility)
 	close_sink();
 	msg_set_tag(syslog_name);
 	/* LOG_NDELAY: connect now, so logging still works after chroot. */
-	openlog(tag, LOG_PID | LOG_NDELAY, fac);
+	openlog(tag, LOG_PID | LOG_NDELAY, fac < 0 ? LOG_MAIL : fac);
 	sink = SINK_SYSLOG;
+	if (fac < 0)
+		msg_warn("unknown syslog_facility \"%s\": using mail", facility ? facility : "");
 	return 0;
 }
 
@@ -170,8 +172,8 @@ static void sanitize(char *s)
 			*s = '?';
 }
 
-static const char *severity_prefix[] = {"", "", "warning: ", "fatal: ", "panic: "};
-static const int severity_syslog[] = {LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_CRIT, LOG_CRIT};
+static const char *severity_prefix[] = {"", "", "warning: ", "error: ", "fatal: ", "panic: "};
+static const int severity_syslog[] = {LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR, LOG_CRIT, LOG_CRIT};
 
 static void write_all(int fd, const char *buf, size_t len)
 {
@@ -253,6 +255,7 @@ void msg_debug(const char *fmt, ...)
 
 MSG_WRAPPER(msg_info, MSG_INFO)
 MSG_WRAPPER(msg_warn, MSG_WARN)
+MSG_WRAPPER(msg_error, MSG_ERROR)
 
 static void run_exit_hook(void)
 {

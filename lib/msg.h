@@ -46,12 +46,13 @@ void msg_set_exit_hook(void (*hook)(void)); /* runs before a fatal exit */
 void msg_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void msg_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void msg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void msg_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void msg_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void msg_fatal_status(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 void msg_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void msg_vlog(int severity, const char *fmt, va_list ap);
 
-enum { MSG_DEBUG, MSG_INFO, MSG_WARN, MSG_FATAL, MSG_PANIC };
+enum { MSG_DEBUG, MSG_INFO, MSG_WARN, MSG_ERROR, MSG_FATAL, MSG_PANIC };
 
 /* msg_format_line - the maillog_file line for text (timestamped, tagged);
  * exposed for postlogd and the unit tests. Returns the length written into

@@ -25,8 +25,8 @@ void msg_open_log(int direct_ok)
 	}
 	if (direct_ok && msg_to_file(name, file) == 0)
 		return;
-	/* No sink: lines go to stderr, which master points at the log
-	 * when it can, so they are not silently lost. */
+	/* No sink reachable: lines go to stderr (a terminal, or /dev/null
+	 * for a detached daemon). */
 	msg_set_tag(name);
 	msg_stderr(1);
 }

@@ -104,7 +104,7 @@ static const struct param_def params[] = {
 	STR("maillog_file", "",
 	    "log to this file through postlogd instead of syslog (\"\" = syslog)"),
 	LIST("master_service_disable", "",
-	     "master.cf services (name/type or .type) that master does not run"),
+	     "master.cf services (name/type, or a type such as inet) that master does not run"),
 	TIME("max_idle", "100s", 1, INT_MAX, 's',
 	     "how long an idle daemon waits for a request before it exits"),
 	INT("max_use", "100", 1, INT_MAX,
@@ -130,7 +130,7 @@ static const struct param_def params[] = {
 	STR("syslog_name", "postern",
 	    "prefix of every log line's program name"),
 	TIME("trigger_timeout", "10s", 1, INT_MAX, 's',
-	     "time limit for sending a wakeup trigger to a service"),
+	     "time limit for reading a trigger request in a trigger service"),
 };
 
 #define NPARAMS (sizeof(params) / sizeof(params[0]))

@@ -186,6 +186,20 @@ static void listener_ready(int lfd, int events, void *ctx)
 	}
 }
 
+/* drain_datagrams - a datagram service takes what is queued before it
+ * exits, so lines sent just before a stop or reload are not lost */
+static void drain_datagrams(void)
+{
+	char buf[DGRAM_BUF];
+	ssize_t n;
+
+	if (ops->mode != SERVER_DGRAM)
+		return;
+	for (int i = 0; i < listen_count; i++)
+		while ((n = recv(listen_fds[i], buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+			ops->dgram(buf, (size_t)n);
+}
+
 /* status_pipe_event - the pipe to master broke: finish and exit */
 static void status_pipe_event(int fd, int events, void *ctx)
 {
@@ -193,8 +207,17 @@ static void status_pipe_event(int fd, int events, void *ctx)
 	(void)events;
 	ev_fd_del(loop, fd);
 	master_gone = 1;
+	drain_datagrams();
 	if (clients == 0)
 		server_idle();
+}
+
+static void on_term(int sig, void *ctx)
+{
+	(void)sig;
+	(void)ctx;
+	drain_datagrams();
+	server_exit(0);
 }
 
 static void watchdog(int sig)
@@ -311,6 +334,8 @@ void server_main(int argc, char **argv, const struct server_ops *server_ops)
 	for (int i = 0; i < listen_count; i++)
 		ev_fd_set(loop, listen_fds[i], EV_READ, listener_ready, NULL);
 	ev_fd_set(loop, MASTER_STATUS_FD, EV_READ, status_pipe_event, NULL);
+	if (ops->mode == SERVER_DGRAM)
+		ev_signal(loop, SIGTERM, on_term, NULL);
 	server_report(MASTER_STAT_READY);
 	server_idle();
 	ev_run(loop);

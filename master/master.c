@@ -38,7 +38,7 @@ int master_foreground;
 static int lock_fd = -1;
 static char *pid_path;
 static int ready_fd = -1;		/* tells the waiting parent we are up */
-static int stopping;
+int master_stopping;
 
 /* lock_master - takes the instance lock; fatal if another master has it */
 static void lock_master(void)
@@ -134,7 +134,7 @@ static void on_term(int sig, void *ctx)
 {
 	(void)ctx;
 	msg_info("terminating on signal %d", sig);
-	stopping = 1;
+	master_stopping = 1;
 	ev_stop(master_loop);
 }
 
@@ -223,7 +223,7 @@ int main(int argc, char **argv)
 	ev_signal(master_loop, SIGINT, on_term, NULL);
 	ev_signal(master_loop, SIGQUIT, on_term, NULL);
 	announce_ready();
-	while (!stopping)
+	while (!master_stopping)
 		ev_run(master_loop);
 	master_ctl_close();
 	for (struct master_service *s = master_services; s; s = s->next)

@@ -61,6 +61,7 @@ extern struct ev_loop *master_loop;
 extern struct master_service *master_services;
 extern int master_foreground;
 extern unsigned master_generation;	/* bumped by every reload */
+extern int master_stopping;		/* SIGTERM received: children are told to stop */
 
 /* master_conf.c */
 int master_config_load(int reload, char **err);	/* 0, or -1 with *err */

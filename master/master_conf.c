@@ -127,6 +127,7 @@ static int read_files(int reload, struct mcf *mcf, char **err)
 		*err = xasprintf("read %s: %s", path, strerror(errno));
 		ret = -1;
 	}
+	mcf_check_overrides(mcf, &dl);
 	diag_log(&dl);
 	if (ret == 0 && !reload && diag_errors(&dl) > 0) {
 		*err = xasprintf("%zu configuration errors: fix them (see `postern check`) and start again",

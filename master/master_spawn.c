@@ -181,6 +181,9 @@ static void log_exit(const struct master_proc *p, int status)
 {
 	const char *path = p->serv ? p->serv->path : "service";
 
+	/* SIGTERM is what master sends at stop and when a service is removed. */
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM && (master_stopping || p->serv == NULL))
+		return;
 	if (WIFSIGNALED(status))
 		msg_warn("process %s pid %ld killed by signal %d", path, (long)p->pid, WTERMSIG(status));
 	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)

@@ -34,7 +34,6 @@ static const struct queue_dir {
 	enum owner owner;
 	mode_t mode;
 } queue_dirs[] = {
-	{"pid", OWN_ROOT, 0755},
 	{"private", OWN_MAIL, 0700},
 	{"public", OWN_MAIL_GROUP, 0710},
 	{"maildrop", OWN_MAIL_GROUP, 0730},
@@ -160,6 +159,12 @@ static int check_queue_tree(int repair)
 	errors += fix_dir(qdir, ids.root_uid, ids.root_gid, 0755, repair) < 0;
 	if (errors)
 		return errors;
+	{
+		char *piddir = xasprintf("%s/%s", qdir, conf_str("process_id_directory"));
+
+		errors += fix_dir(piddir, ids.root_uid, ids.root_gid, 0755, repair) < 0;
+		free(piddir);
+	}
 	for (size_t i = 0; i < sizeof(queue_dirs) / sizeof(queue_dirs[0]); i++) {
 		const struct queue_dir *d = &queue_dirs[i];
 		char *path = xasprintf("%s/%s", qdir, d->name);
@@ -186,6 +191,7 @@ static int check_master_cf(int quiet)
 		free(path);
 		return 1;
 	}
+	mcf_check_overrides(&mcf, &dl);
 	for (size_t i = 0; i < mcf.n; i++) {
 		const char *cmd = mcf.v[i].args.v[0];
 		char *prog = cmd[0] == '/' ? xstrdup(cmd) : xasprintf("%s/%s", conf_str("daemon_directory"), cmd);
@@ -206,7 +212,16 @@ static int check_master_cf(int quiet)
 
 int admin_check_all(int repair, int quiet)
 {
-	int errors = admin_load_config(1);
+	char *main_cf = xasprintf("%s/main.cf", admin_config_dir);
+	int errors;
+
+	if (access(main_cf, R_OK) < 0) {
+		msg_error("%s: %m (wrong -c directory? `postern -c DIR init` creates one)", main_cf);
+		free(main_cf);
+		return 1;
+	}
+	free(main_cf);
+	errors = admin_load_config(1);
 
 	errors += check_master_cf(quiet);
 	errors += check_queue_tree(repair);

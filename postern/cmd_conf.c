@@ -34,8 +34,8 @@ static char *shown_value(const char *name, const struct conf_opts *o)
 
 	if (o->mode == SHOW_DEFAULT)
 		raw = p ? param_default(p) : "";
-	else if ((raw = conf_raw(name)) == NULL)
-		raw = p ? param_default(p) : "";
+	else if ((raw = conf_value_raw(name)) == NULL)
+		raw = "";
 	return o->expand ? conf_expand(raw, NULL) : xstrdup(raw);
 }
 
@@ -101,7 +101,7 @@ static int edit(int argc, char **argv, const struct conf_opts *o)
 		}
 		if (*name == 0 || name[strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")])
 			msg_fatal("bad parameter name in \"%s\"", argv[i]);
-		if (param_find(name) == NULL)
+		if (o->mode == EDIT && param_find(name) == NULL)
 			msg_warn("%s: unknown parameter (setting it anyway)", name);
 		if (conf_edit_file(path, name, value, &err) < 0) {
 			msg_warn("%s", err);

@@ -127,7 +127,9 @@ int cmd_stop(int argc, char **argv)
 		fprintf(stderr, "postern: the postern mail system is not running\n");
 		return 1;
 	}
-	if (pid < 0 || kill(pid, SIGTERM) < 0)
+	if (pid < 0)
+		msg_fatal("master holds the lock but has not written its pid yet: try again");
+	if (kill(pid, SIGTERM) < 0)
 		msg_fatal("cannot signal master (pid %ld): %m", (long)pid);
 	printf("postern: stopping the postern mail system\n");
 	while (admin_running() != 0) {

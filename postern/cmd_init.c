@@ -143,6 +143,12 @@ int cmd_init(int argc, char **argv)
 	path = xasprintf("%s/main.cf", dir);
 	if (!force && access(path, F_OK) == 0)
 		msg_fatal("%s exists: not overwriting it (use --force)", path);
+	free(path);
+	path = xasprintf("%s/master.cf", dir);
+	if (!force && access(path, F_OK) == 0)
+		msg_fatal("%s exists: not overwriting it (use --force)", path);
+	free(path);
+	path = xasprintf("%s/main.cf", dir);
 	text = instance_main_cf(dir);
 	write_file(path, text);
 	free(text);

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #define POSTLOG_LINE_MAX	8192
 
 static int log_fd = -1;
+static int write_failed;	/* report a failing disk once, not per line */
 
 static void postlogd_open(void)
 {
@@ -49,8 +51,13 @@ static void postlogd_line(const char *buf, size_t len)
 		line[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
 	}
 	line[n++] = '\n';
-	if (write(log_fd, line, n) != (ssize_t)n)
-		msg_warn("write %s: %m", conf_str("maillog_file"));
+	if (write(log_fd, line, n) != (ssize_t)n && !write_failed) {
+		/* Not msg_warn: that would come back here through the socket. */
+		write_failed = 1;
+		fprintf(stderr, "postlogd: write %s: %s\n", conf_str("maillog_file"), strerror(errno));
+	} else {
+		write_failed = 0;
+	}
 }
 
 static const struct server_ops postlogd_ops = {

@@ -200,3 +200,38 @@ def test_make_run_starts_a_working_instance_in_the_foreground(tmp_path):
     r = subprocess.run([str(tree / "bin/postern"), "-c", str(tree / ".run"), "status"],
                        capture_output=True, text=True)
     assert "not running" in r.stdout
+
+
+def test_check_without_main_cf_is_an_error(tmp_path):
+    import subprocess
+    from conftest import TOP
+    r = subprocess.run([os.path.join(TOP, "bin/postern"), "-c", str(tmp_path / "nowhere"), "check"],
+                       capture_output=True, text=True)
+    assert r.returncode == 1
+    assert "main.cf" in r.stderr and "error:" in r.stderr
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_misspelt_override_is_reported(inst):
+    inst.init()
+    inst.add_service("typo unix n - n - - test-echo -o max_uses=3")
+    r = inst.cmd("check", check=False)
+    assert re.search(r"master\.cf, line \d+: .*-o max_uses: unknown parameter", r.stderr), r.stderr
+
+
+def test_conf_shows_config_directory_in_use(inst):
+    inst.init()
+    assert inst.cmd("conf", "-h", "config_directory").stdout.strip() == inst.dir
+    r = inst.cmd("conf", "-X", "no_such_name")
+    assert "setting it anyway" not in r.stderr
+
+
+def test_check_honours_process_id_directory(inst):
+    inst.init()
+    inst.cmd("conf", "-e", "process_id_directory=run")
+    inst.cmd("check")
+    assert os.path.isdir(os.path.join(inst.queue, "run"))
+    inst.start()
+    assert os.path.exists(os.path.join(inst.queue, "run", "master.pid"))
+    assert "is running" in inst.status().stdout
+    inst.stop()

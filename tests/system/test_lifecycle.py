@@ -110,3 +110,16 @@ def test_init_refuses_to_overwrite(inst):
     r = inst.cmd("init", check=False)
     assert r.returncode != 0
     assert "exists" in r.stderr
+
+
+@needs_root
+def test_stop_logs_cleanly(inst):
+    """master's last lines reach the log; children it stops are not 'killed'."""
+    inst.init()
+    inst.start()
+    inst.wait_log("daemon started")
+    inst.stop()
+    log = inst.log()
+    assert "terminating on signal 15" in log
+    assert "postern/master[" in log.splitlines()[-1] and log.rstrip().endswith("stopped")
+    assert "killed by signal 15" not in log

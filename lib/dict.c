@@ -17,6 +17,8 @@ static const struct dict_type dict_builtin_types[] = {
 	{ "inline", dict_inline_open },
 	{ "static", dict_static_open },
 	{ "texthash", dict_texthash_open },
+	{ "hash", dict_hash_open },
+	{ "btree", dict_btree_open },
 };
 
 static const struct dict_type **dict_types;

@@ -8,6 +8,8 @@
  *   texthash:/path           (Postfix source-map format read into memory:
  *                             "key value" lines, '#' comments, lines that
  *                             start with white space continue the previous)
+ *   hash:/path, btree:/path  (Berkeley DB file /path.db built by
+ *                             `postern map` or `postern alias`; dict_db.h)
  * Keys are folded to lower case unless the table was opened with
  * DICT_FLAG_NOFOLD. A lookup distinguishes "not found" from "could not
  * look up right now" (DICT_RETRY), which callers turn into a 4xx/defer
@@ -81,5 +83,24 @@ size_t dict_mem_count(const struct dict *d);
 struct dict *dict_inline_open(const char *name, int flags, char **err);
 struct dict *dict_static_open(const char *name, int flags, char **err);
 struct dict *dict_texthash_open(const char *name, int flags, char **err);
+struct dict *dict_hash_open(const char *name, int flags, char **err);
+struct dict *dict_btree_open(const char *name, int flags, char **err);
+
+/* Postfix source files (the texthash: and postmap format, and aliases(5)),
+ * read by one reader (dict_texthash.c):
+ * dict_source_lines calls fn for each logical line (continuation lines
+ * joined, comments and blank lines dropped) with the number of its first
+ * physical line; dict_source_entries splits each into key and value at
+ * the first white space, trimming the value. Problems with a line (it
+ * starts with white space, holds a NUL, has no value) go to dl with
+ * severity sev, and the line is skipped. Both return 0, or -1 when the
+ * file cannot be opened and -2 when it cannot be read, with errno set and
+ * a message naming the file in *err (malloc'ed). */
+typedef void dict_source_line_fn(void *ctx, char *line, int lineno);
+typedef void dict_source_entry_fn(void *ctx, const char *key, const char *value, int lineno);
+int dict_source_lines(const char *path, enum diag_severity sev, dict_source_line_fn *fn,
+		      void *ctx, struct diaglist *dl, char **err);
+int dict_source_entries(const char *path, enum diag_severity sev, dict_source_entry_fn *fn,
+			void *ctx, struct diaglist *dl, char **err);
 
 #endif

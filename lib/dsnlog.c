@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dsnlog.h"
@@ -19,6 +20,18 @@ static void put_field(vstr *v, const char *s, int last)
 	for (; s && *s; s++)
 		vstr_catc(v, (unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s);
 	vstr_catc(v, last ? '\n' : '\t');
+}
+
+/* give_to_dir_owner - local(8) runs as root: the log must stay readable
+ * by bounce and qmgr, which run as the owner of the log directory */
+static void give_to_dir_owner(int fd, const char *logdir)
+{
+	struct stat dst, fst;
+
+	if (stat(logdir, &dst) == 0 && fstat(fd, &fst) == 0
+	    && (fst.st_uid != dst.st_uid || fst.st_gid != dst.st_gid)
+	    && fchown(fd, dst.st_uid, dst.st_gid) < 0)
+		return;		/* the append still works; bounce will report it */
 }
 
 static char *log_path(const char *logdir, const char *queue_id)
@@ -37,6 +50,8 @@ int dsnlog_append(const char *logdir, const char *queue_id, const struct dsn_ent
 	for (int i = 0; i < DSNLOG_FIELDS; i++)
 		put_field(&line, f[i], i == DSNLOG_FIELDS - 1);
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0 && geteuid() == 0)
+		give_to_dir_owner(fd, logdir);
 	if (fd >= 0 && write(fd, vstr_str(&line), vstr_len(&line)) == (ssize_t)vstr_len(&line)
 	    && fsync(fd) == 0)
 		ret = 0;

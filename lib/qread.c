@@ -98,6 +98,10 @@ int qread_envelope(int fd, struct qenvelope *env, int check_end, const char **er
 		case REC_ATTR:
 			argv_add(&env->attrs, s);
 			break;
+		case REC_WARN:
+			env->warn_time = atoll(s);
+			env->warn_offset = where;
+			break;
 		case REC_SENDER:
 			free(env->sender);
 			env->sender = xstrdup(s);

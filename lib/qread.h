@@ -30,6 +30,8 @@ struct qenvelope {
 	long arrival_usec;
 	long long content_size;
 	off_t content_offset;	/* offset of the M record */
+	long long warn_time;	/* send a delay warning at this time; 0 = no */
+	off_t warn_offset;	/* of the W record, 0 if none */
 	char *sender;
 	struct argv attrs;	/* "name=value" */
 	struct qrcpt *rcpt;

@@ -27,6 +27,7 @@
 #define REC_SIZE	'C'	/* fixed-width "content_size content_offset nrcpt" */
 #define REC_TIME	'T'	/* arrival "seconds microseconds" */
 #define REC_ATTR	'A'	/* "name=value" */
+#define REC_WARN	'W'	/* fixed-width delay warning time, 0 = none or sent */
 #define REC_FULLNAME	'F'	/* sender full name (maildrop only) */
 #define REC_SENDER	'S'	/* envelope sender, "" = null sender */
 #define REC_ORCPT	'O'	/* original recipient of the next R */

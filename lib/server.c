@@ -337,6 +337,8 @@ void server_main(int argc, char **argv, const struct server_ops *server_ops)
 	if (ops->mode == SERVER_DGRAM)
 		ev_signal(loop, SIGTERM, on_term, NULL);
 	server_report(MASTER_STAT_READY);
+	if (ops->ready)
+		ops->ready();
 	server_idle();
 	ev_run(loop);
 	server_exit(0);

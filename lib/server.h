@@ -40,6 +40,7 @@ struct server_ops {
 	void (*trigger)(const char *buf, size_t len);
 	void (*dgram)(const char *buf, size_t len);
 	void (*pre_exit)(void);		/* before a voluntary exit */
+	void (*ready)(void);		/* the loop exists: add timers, start work */
 };
 
 /* server_main - never returns. */

@@ -63,6 +63,8 @@ static char *instance_main_cf(const char *dir)
 	vstr_catf(&v, "command_directory = %s\n", self);
 	vstr_catf(&v, "mail_spool_directory = %s/mail/\n", dir);
 	vstr_catf(&v, "maillog_file = %s/maillog\n", dir);
+	vstr_catf(&v, "alias_maps = hash:%s/aliases\n", dir);
+	vstr_catf(&v, "alias_database = hash:%s/aliases\n", dir);
 	if (getuid() != 0) {
 		struct passwd *pw = getpwuid(getuid());
 		struct group *gr = getgrgid(getgid());
@@ -113,6 +115,17 @@ static void make_dir(const char *path, mode_t mode)
 		msg_fatal("mkdir %s: %m", path);
 }
 
+/* build_aliases - the instance's alias table, as `postern alias` builds it */
+static int build_aliases(void)
+{
+	char *self = xasprintf("%s/postern", admin_self_dir());
+	char *av[] = {self, "-c", (char *)admin_config_dir, "alias", NULL};
+	int status = admin_run(av);
+
+	free(self);
+	return status;
+}
+
 static int parse_port(const char *s)
 {
 	char *end;
@@ -161,8 +174,13 @@ int cmd_init(int argc, char **argv)
 	path = xasprintf("%s/mail", dir);
 	make_dir(path, 0755);
 	free(path);
+	path = xasprintf("%s/aliases", dir);
+	if (force || access(path, F_OK) < 0)
+		write_file(path, "# aliases(5) of this instance: run `postern -c DIR alias` after editing.\n"
+			   "postmaster: root\nMAILER-DAEMON: postmaster\n");
+	free(path);
 	admin_load_config(0);
-	if (admin_check_all(1, 1) > 0)
+	if (admin_check_all(1, 1) > 0 || build_aliases() != 0)
 		return 1;
 	printf("postern: created an instance in %s (SMTP on 127.0.0.1:%d)\n", dir, port);
 	printf("postern: start it with: postern -c %s start\n", dir);

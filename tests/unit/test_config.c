@@ -806,7 +806,8 @@ static void test_param_table(void **state)
 	const struct param_def *p;
 
 	(void)state;
-	assert_int_equal(n, 26);
+	assert_true(n >= 26);
+	assert_non_null(param_find("queue_directory"));
 	for (size_t i = 1; i < n; i++)
 		assert_true(strcmp(all[i - 1].name, all[i].name) < 0);
 	for (size_t i = 0; i < n; i++) {

@@ -1,0 +1,85 @@
+/* rewrite - canonical addresses and local domains; see rewrite.h. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "argv.h"
+#include "config.h"
+#include "dict.h"
+#include "mem.h"
+#include "rewrite.h"
+
+const char *rewrite_domain(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	return at ? at + 1 : "";
+}
+
+char *rewrite_localpart(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	return at ? xstrndup(addr, (size_t)(at - addr)) : xstrdup(addr);
+}
+
+char *rewrite_canonical(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	char *out, *p;
+	size_t len;
+
+	if (*addr == 0)
+		return xstrdup("");
+	if (at == NULL)
+		return xasprintf("%s@%s", addr, conf_str("myorigin"));
+	out = xstrdup(addr);
+	p = out + (at - addr) + 1;
+	len = strlen(p);
+	while (len > 0 && p[len - 1] == '.')
+		p[--len] = 0;
+	for (; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return out;
+}
+
+/* table_has - a type:name entry of mydestination lists the domain */
+static int table_has(const char *spec, const char *domain)
+{
+	char *err = NULL;
+	struct dict *d = dict_open(spec, 0, &err);
+	const char *value;
+	int found;
+
+	if (d == NULL) {
+		free(err);
+		return 0;
+	}
+	found = dict_lookup(d, domain, &value) == DICT_FOUND;
+	dict_close(d);
+	return found;
+}
+
+int rewrite_is_local_domain(const char *domain)
+{
+	struct argv list = ARGV_INIT;
+	int hit = 0;
+
+	if (*domain == 0)
+		return 0;
+	argv_split(&list, conf_str("mydestination"), ", \t\r\n");
+	for (size_t i = 0; i < list.n && !hit; i++) {
+		if (strchr(list.v[i], ':') && list.v[i][0] != '[')
+			hit = table_has(list.v[i], domain);
+		else
+			hit = strcasecmp(list.v[i], domain) == 0;
+	}
+	argv_free(&list);
+	return hit;
+}
+
+int rewrite_is_local(const char *addr)
+{
+	return rewrite_is_local_domain(rewrite_domain(addr));
+}

@@ -1,0 +1,22 @@
+/* rewrite - addresses in canonical form, and the local-domain test.
+ *
+ * canonical form (trivial-rewrite's "rewrite" in Postfix, local context):
+ * a bare "user" becomes "user@$myorigin"; the domain is lower-cased and
+ * loses a trailing dot; the local part is kept as written (it may be
+ * case-sensitive). "" (the null sender) stays "".
+ *
+ * rewrite_is_local_domain: is the domain one of $mydestination (whose
+ * default lists $myhostname and localhost)? Names are compared
+ * case-insensitively; entries that are lookup tables (type:name) are
+ * looked up with the domain as key.
+ */
+#ifndef POSTERN_REWRITE_H
+#define POSTERN_REWRITE_H
+
+char *rewrite_canonical(const char *addr);		/* malloc'ed */
+const char *rewrite_domain(const char *addr);		/* after the last '@', or "" */
+char *rewrite_localpart(const char *addr);		/* before the last '@', malloc'ed */
+int rewrite_is_local_domain(const char *domain);
+int rewrite_is_local(const char *addr);			/* its domain is local */
+
+#endif

@@ -1,0 +1,71 @@
+/* qmgr - the queue manager: finds mail to deliver and drives delivery.
+ *
+ * One resident process (master.cf maxproc 1). It wakes on triggers
+ * (lib/qmgr_proto.h: 'I' from cleanup after each new message, 'D'/'A'/'F'
+ * for a flush, 'W' from master), scans deferred/ every queue_run_delay,
+ * keeps at most qmgr_message_active_limit messages in active/, and hands
+ * recipients to the delivery agents through its event loop, never
+ * blocking on one of them.
+ *
+ * master.cf: qmgr unix n - n 60 1 qmgr
+ */
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "events.h"
+#include "msg.h"
+#include "qmgr.h"
+#include "qmgr_proto.h"
+#include "server.h"
+
+static uint64_t deferred_timer;
+
+static void deferred_tick(void *ctx)
+{
+	(void)ctx;
+	deferred_timer = ev_timer_add(server_loop(), 1000 * conf_time("queue_run_delay"),
+				      deferred_tick, NULL);
+	qmgr_scan_deferred(0);
+}
+
+/* triggered - one or more trigger bytes; F and A apply before D and I */
+static void triggered(const char *buf, size_t len)
+{
+	int incoming = 0, deferred = 0, all = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		switch (buf[i]) {
+		case QMGR_TRIGGER_INCOMING: incoming = 1; break;
+		case QMGR_TRIGGER_DEFERRED: deferred = 1; break;
+		case QMGR_TRIGGER_ALL: all = 1; break;
+		case QMGR_TRIGGER_FORGET: qmgr_forget_dead(); break;
+		case QMGR_TRIGGER_WAKEUP: incoming = 1; break;
+		default: msg_warn("ignoring unknown trigger byte 0x%02x", (unsigned char)buf[i]);
+		}
+	}
+	if (deferred)
+		qmgr_scan_deferred(all);
+	if (incoming)
+		qmgr_scan_incoming();
+}
+
+static void qmgr_start(void)
+{
+	srandom((unsigned)(time(NULL) ^ getpid()));
+	qmgr_recover_active();
+	deferred_timer = ev_timer_add(server_loop(), 0, deferred_tick, NULL);
+}
+
+static const struct server_ops qmgr_ops = {
+	.mode = SERVER_TRIGGER,
+	.flags = SERVER_FLAG_RESIDENT,
+	.ready = qmgr_start,
+	.trigger = triggered,
+};
+
+int main(int argc, char **argv)
+{
+	server_main(argc, argv, &qmgr_ops);
+}

@@ -23,6 +23,9 @@ static char tag[256] = "postern";	/* syslog_name/progname */
 static enum sink sink = SINK_NONE;
 static int sink_fd = -1;
 static int to_stderr;
+static char stderr_name[64];	/* "" = the tag */
+static int stderr_min;		/* least severity copied to stderr */
+static int fatal_status = 1;
 static void (*exit_hook)(void);
 static char hostname[256];
 static char *fallback_path;	/* postlog send failures append here */
@@ -140,6 +143,18 @@ void msg_stderr(int on)
 	to_stderr = on;
 }
 
+void msg_stderr_as(const char *name, int min_severity)
+{
+	snprintf(stderr_name, sizeof(stderr_name), "%s", name ? name : "");
+	stderr_min = min_severity;
+	to_stderr = 1;
+}
+
+void msg_set_fatal_status(int status)
+{
+	fatal_status = status;
+}
+
 void msg_set_exit_hook(void (*hook)(void))
 {
 	exit_hook = hook;
@@ -228,8 +243,8 @@ void msg_vlog(int severity, const char *fmt, va_list ap)
 		else if (send(sink_fd, line, len, fallback_path ? MSG_DONTWAIT : 0) < 0)
 			postlog_failed(line, len, text);
 	}
-	if (to_stderr || sink == SINK_NONE)
-		fprintf(stderr, "%s: %s\n", tag, text);
+	if (to_stderr ? severity >= stderr_min : sink == SINK_NONE)
+		fprintf(stderr, "%s: %s\n", *stderr_name ? stderr_name : tag, text);
 	errno = saved_errno;
 }
 
@@ -285,7 +300,7 @@ void msg_fatal(const char *fmt, ...)
 	msg_vlog(MSG_FATAL, fmt, ap);
 	va_end(ap);
 	run_exit_hook();
-	exit(1);
+	exit(fatal_status);
 }
 
 void msg_panic(const char *fmt, ...)

@@ -41,6 +41,13 @@ void msg_set_tag(const char *syslog_name);
  * directly. For master, which must never block on logging. */
 void msg_postlog_fallback(const char *path);
 void msg_stderr(int on);		/* also copy every line to stderr */
+/* msg_stderr_as - for commands run by users (sendmail, postdrop): copy to
+ * stderr only lines of at least min_severity, as "name: fatal: text"
+ * (Postfix's style on a terminal) instead of the log tag. */
+void msg_stderr_as(const char *name, int min_severity);
+/* msg_set_fatal_status - exit status of msg_fatal (default 1); sendmail
+ * and postdrop make library failures EX_TEMPFAIL, as callers expect. */
+void msg_set_fatal_status(int status);
 void msg_set_exit_hook(void (*hook)(void)); /* runs before a fatal exit */
 
 void msg_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

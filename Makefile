@@ -33,7 +33,7 @@ SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 # Programs: directory -> output. Each directory's *.c link with lib/; a
 # program is built once its directory has sources.
 have_src      = $(foreach p,$(1),$(if $(wildcard $(p)/*.c),$(p)))
-BIN_PROGS     = $(call have_src,postern sendmail postdrop)
+BIN_PROGS     = $(call have_src,postern sendmail postdrop postqueue)
 LIBEXEC_PROGS = $(call have_src,master postlogd pickup cleanup qmgr trivial-rewrite local bounce showq)
 # Names under which sendmail is also installed (it acts on argv[0]).
 SENDMAIL_LINKS = $(if $(filter sendmail,$(BIN_PROGS)),bin/mailq bin/newaliases)
@@ -51,7 +51,7 @@ TEST_SERVICES = $(TEST_SERVICE_SRCS:tests/services/%.c=build/test-libexec/%)
 
 ALL_BINS = $(BIN_PROGS:%=bin/%) $(LIBEXEC_PROGS:%=libexec/%)
 
-.PHONY: FORCE all deps test unit-tests system-tests run install clean
+.PHONY: FORCE all deps test unit-tests system-tests run install clean bench
 .SECONDARY:
 
 all: makedefs.out $(ALL_BINS) $(SENDMAIL_LINKS) $(TEST_SERVICES)
@@ -112,6 +112,7 @@ build/test-libexec/%: build/obj/tests/services/%.o build/libpostern.a
 
 # A unit test may also link program sources: TEST_SRCS_test_NAME = dir/x.c
 TEST_SRCS_test_sendmail = $(filter-out sendmail/sendmail.c,$(wildcard sendmail/*.c))
+TEST_SRCS_test_bounce = $(filter-out bounce/bounce.c,$(wildcard bounce/*.c))
 .SECONDEXPANSION:
 build/asan/tests/%: build/asan/tests/unit/%.o $$(patsubst %.c,build/asan/%.o,$$(TEST_SRCS_$$*)) build/asan/libpostern.a
 	@mkdir -p $(dir $@)
@@ -138,6 +139,11 @@ run:
 	@test -f .run/main.cf || { bin/postern -c $(CURDIR)/.run init --port $${PORT:-2525} && \
 		bin/postern -c $(CURDIR)/.run conf -e maillog_file=/dev/stdout; }
 	bin/postern -c $(CURDIR)/.run start-fg
+
+# Benchmark against a private Postfix instance (root; never fails the build).
+# BENCH_N=messages per run, see bench/README.md.
+bench: all
+	@bench/run-local
 
 install: all
 	tools/install-sh "$(DESTDIR)" "$(SBINDIR)" "$(LIBEXECDIR)" "$(SYSCONFDIR)" "$(MANDIR)" "$(QUEUEDIR)"

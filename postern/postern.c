@@ -32,6 +32,12 @@ static const struct command {
 	{"check", cmd_check, "check                      validate the configuration, repair the queue tree"},
 	{"conf", cmd_conf, "conf [-n|-d] [-h] [-x] [NAME...] | -e NAME=VALUE... | -X NAME...\n"
 	 "                             show or edit main.cf parameters"},
+	{"queue", cmd_queue, "queue list [--json] | show ID | hold|release|requeue|delete ID...|ALL | flush\n"
+	 "                             list and manage the mail queue"},
+	{"map", cmd_map, "map [-N] [-f] [type:]file... | -q KEY [type:]table...\n"
+	 "                             build lookup tables (postmap), or query one"},
+	{"alias", cmd_alias, "alias [-N] [-f] [type:]file... | -q KEY [type:]table...\n"
+	 "                             build alias tables (postalias; none: alias_database)"},
 };
 
 static void usage(void)

@@ -249,3 +249,62 @@ def user_inst(stage):
 
 
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root")
+
+
+# -- mail flow helpers (sendmail in, mailboxes out) --------------------------
+
+def ensure_user(name):
+    """A local test account with a home directory (root only)."""
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "-m", "-s", "/usr/sbin/nologin", name], check=True,
+                       capture_output=True)
+        return pwd.getpwnam(name)
+
+
+def sendmail(inst, *args, data=b"", user=None, env=None, timeout=30):
+    """Runs the staged sendmail against inst; returns the CompletedProcess."""
+    argv = [os.path.join(inst.stage, "bin", "sendmail"), *args]
+    if user:
+        pw = pwd.getpwnam(user)
+        argv = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups", *argv]
+    e = {k: v for k, v in os.environ.items() if k != "POSTERN_CONFIG_DIR"}
+    e["POSTERN_CONFIG_DIR"] = inst.dir
+    if env:
+        e.update(env)
+    if isinstance(data, str):
+        data = data.encode()
+    return subprocess.run(argv, input=data, capture_output=True, env=e, timeout=timeout, cwd="/")
+
+
+def maildir_files(path):
+    new = os.path.join(path, "new")
+    try:
+        return sorted(os.path.join(new, f) for f in os.listdir(new))
+    except FileNotFoundError:
+        return []
+
+
+def spool_maildir(inst, user):
+    return os.path.join(inst.dir, "mail", user)
+
+
+def wait_mail(inst, user, count=1, timeout=20):
+    """Waits until the instance's spool Maildir of user holds count messages."""
+    path = spool_maildir(inst, user)
+    try:
+        return wait_for(lambda: len(maildir_files(path)) >= count and maildir_files(path),
+                        timeout, what=f"{count} message(s) for {user}")
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n--- log:\n{inst.log()}") from None
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def myhostname(inst):
+    return inst.cmd("conf", "-h", "-x", "myhostname").stdout.strip()
+

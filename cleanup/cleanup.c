@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "attr.h"
@@ -80,8 +81,15 @@ static void do_envelope(struct cleanup_state *st, const struct attr_list *l)
 	}
 	for (size_t i = 0; i < sizeof(optional) / sizeof(optional[0]); i++)
 		opt_attr(st, l, optional[i]);
-	if (st->status == 0)
-		cleanup_open_file(st);
+	if (st->status == 0 && cleanup_open_file(st) == 0) {
+		long long when = 0;
+
+		/* pickup passes the time postdrop took the message */
+		if (attr_get_int(l, "time", &when) == 0 && when > 0 && when <= st->arrival.tv_sec) {
+			st->arrival.tv_sec = (time_t)when;
+			st->arrival.tv_usec = 0;
+		}
+	}
 }
 
 static void do_rcpt(struct cleanup_state *st, const struct attr_list *l)
@@ -156,6 +164,10 @@ static void serve(int fd)
 			do_data(&st, &l);
 		else if (strcmp(req, "end") == 0)
 			break;
+		else if (strcmp(req, "abort") == 0) {
+			ret = 1;	/* as if the client went away: nothing is kept */
+			break;
+		}
 		else
 			cleanup_fail(&st, 5, "5.5.1", "protocol error: unknown request");
 	}

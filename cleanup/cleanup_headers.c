@@ -47,8 +47,12 @@ long cleanup_header_split(const char *text, size_t len, int at_end, int *body_se
 	*body_sep = 0;
 	while (pos < len) {
 		nl = memchr(text + pos, '\n', len - pos);
-		if (nl == NULL && !at_end)
-			return pos > limit ? (*body_sep = 1, (long)pos) : -1;
+		if (nl == NULL && !at_end) {
+			if (len <= limit)
+				return -1;	/* wait for the rest of the line */
+			*body_sep = 1;		/* a header block that long is body */
+			return (long)pos;
+		}
 		llen = nl ? (size_t)(nl - (text + pos)) : len - pos;
 		if (llen == 0)
 			return (long)pos + 1;			/* the empty line */

@@ -152,7 +152,7 @@ void cleanup_content(struct cleanup_state *st, const char *buf, size_t len)
 	if (st->status)
 		return;
 	st->received += (long long)len;
-	if (st->received > conf_int("message_size_limit")) {
+	if (conf_int("message_size_limit") > 0 && st->received > conf_int("message_size_limit")) {
 		cleanup_fail(st, 5, "5.3.4", "message file too big (over message_size_limit %lld bytes)",
 			     conf_int("message_size_limit"));
 		return;

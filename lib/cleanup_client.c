@@ -113,6 +113,16 @@ int cleanup_data(struct cleanup_client *c, const void *buf, size_t len)
 	return c->failed ? -1 : 0;
 }
 
+void cleanup_abort(struct cleanup_client *c)
+{
+	struct attr_list l = ATTR_LIST_INIT;
+
+	attr_add_str(&l, "request", "abort");
+	send_frame(c, &l);
+	close(c->fd);
+	free(c);
+}
+
 static void copy_str(char *dst, size_t size, const struct attr_list *l, const char *name)
 {
 	const char *v = "";

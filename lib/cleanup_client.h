@@ -15,7 +15,7 @@
  *                     [envid=] [ret=] [body_type=] [dsn_kind=] [log_ident=]
  *   request=rcpt      address= [orig=] [notify=]        (repeated)
  *   request=data      data=<at most CLEANUP_CHUNK bytes>  (repeated)
- *   request=end
+ *   request=end                         (or request=abort: discard it all)
  * reply: status=0|4|5 dsn=X.Y.Z reason=TEXT queue_id=ID
  * After an error cleanup keeps reading until request=end, so neither side
  * blocks; the client sees the error in the final reply.
@@ -71,5 +71,8 @@ int cleanup_data(struct cleanup_client *c, const void *buf, size_t len);
 /* cleanup_finish - sends end, reads the reply, closes, frees c; returns
  * result->status. */
 int cleanup_finish(struct cleanup_client *c, struct cleanup_result *result);
+
+/* cleanup_abort - tells cleanup to discard what it got; closes, frees c. */
+void cleanup_abort(struct cleanup_client *c);
 
 #endif

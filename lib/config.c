@@ -388,7 +388,8 @@ static void warn_unknown(const char *file, struct diaglist *dl)
 	for (size_t i = 0; i < conf.nset; i++) {
 		const struct setting *s = &conf.set[i];
 
-		if (s->value && param_find(s->name) == NULL && !argv_has(&refs, s->name))
+		if (s->value && param_find(s->name) == NULL && !argv_has(&refs, s->name)
+		    && !param_is_per_transport(s->name))
 			note(dl, DIAG_WARNING, file, s->line,
 			     "unknown parameter \"%s\" (ignored)", s->name);
 	}

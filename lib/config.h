@@ -49,6 +49,11 @@ struct param_def {
 
 /* The parameter table, sorted by name. */
 const struct param_def *param_find(const char *name);
+
+/* param_is_per_transport - TRANSPORT_destination_concurrency_limit and
+ * TRANSPORT_destination_recipient_limit: per master.cf transport, as in
+ * Postfix; read by qmgr with default_* as the fallback. */
+int param_is_per_transport(const char *name);
 const struct param_def *param_all(size_t *count);
 const char *param_default(const struct param_def *p);	/* unexpanded default */
 

@@ -450,7 +450,7 @@ void mcf_check_overrides(const struct mcf *m, struct diaglist *dl)
 			size_t len = strcspn(kv, "=");
 			char *name = xstrndup(kv, len);
 
-			if (param_find(name) == NULL && conf_raw(name) == NULL)
+			if (param_find(name) == NULL && conf_raw(name) == NULL && !param_is_per_transport(name))
 				diag_add(dl, DIAG_WARNING, e->file, e->line,
 					 "service %s: -o %s: unknown parameter", e->name, name);
 			free(name);

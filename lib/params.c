@@ -222,3 +222,17 @@ const char *param_default(const struct param_def *p)
 		return p->default_fn();
 	return "";
 }
+
+int param_is_per_transport(const char *name)
+{
+	static const char *suffixes[] = {"_destination_concurrency_limit", "_destination_recipient_limit"};
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		size_t sl = strlen(suffixes[i]);
+
+		if (len > sl && strcmp(name + len - sl, suffixes[i]) == 0)
+			return 1;
+	}
+	return 0;
+}

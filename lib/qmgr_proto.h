@@ -10,7 +10,7 @@
  *
  * Delivery requests: qmgr connects to private/TRANSPORT, expects the
  * greeting protocol=delivery version=1, sends one frame:
- *   queue_id= queue_name=active sender= nexthop= arrival= content_offset=
+ *   queue_id= queue_name=active sender= nexthop= times="ARRIVAL ACTIVE DISPATCH" content_offset=
  *   content_size= [envid=] [ret=] [dsn_kind=] rcpt_count=N
  *   and for i in 0..N-1:  rI_addr= rI_orig= rI_notify= rI_offset=
  * and reads one reply frame: status=0 and for each i

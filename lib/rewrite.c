@@ -8,6 +8,7 @@
 #include "config.h"
 #include "dict.h"
 #include "mem.h"
+#include "msg.h"
 #include "rewrite.h"
 
 const char *rewrite_domain(const char *addr)
@@ -44,21 +45,23 @@ char *rewrite_canonical(const char *addr)
 	return out;
 }
 
-/* table_has - a type:name entry of mydestination lists the domain */
+/* table_has - a type:name entry of mydestination lists the domain:
+ * 1 yes, 0 no, -1 the table could not be read */
 static int table_has(const char *spec, const char *domain)
 {
 	char *err = NULL;
 	struct dict *d = dict_open(spec, 0, &err);
 	const char *value;
-	int found;
+	enum dict_status st;
 
 	if (d == NULL) {
+		msg_warn("mydestination: %s", err);
 		free(err);
-		return 0;
+		return -1;
 	}
-	found = dict_lookup(d, domain, &value) == DICT_FOUND;
+	st = dict_lookup(d, domain, &value);
 	dict_close(d);
-	return found;
+	return st == DICT_FOUND ? 1 : st == DICT_NOTFOUND ? 0 : -1;
 }
 
 int rewrite_is_local_domain(const char *domain)

@@ -8,7 +8,8 @@
  * rewrite_is_local_domain: is the domain one of $mydestination (whose
  * default lists $myhostname and localhost)? Names are compared
  * case-insensitively; entries that are lookup tables (type:name) are
- * looked up with the domain as key.
+ * looked up with the domain as key; when such a table cannot be read the
+ * answer is -1 ("don't know": callers defer rather than guess).
  */
 #ifndef POSTERN_REWRITE_H
 #define POSTERN_REWRITE_H

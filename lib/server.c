@@ -104,6 +104,11 @@ static void server_done(void)
 	server_idle();
 }
 
+void server_watchdog_reset(void)
+{
+	alarm((unsigned)conf_time("daemon_timeout"));
+}
+
 void server_client_done(void)
 {
 	if (clients > 0 && --clients == 0)

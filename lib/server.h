@@ -52,6 +52,7 @@ const char *server_name(void);		/* master.cf service column (-n) */
 const char *server_type(void);		/* master.cf type column (-t) */
 const struct argv *server_args(void);	/* arguments left after the options */
 void server_client_done(void);		/* SERVER_MULTI: a client went away */
+void server_watchdog_reset(void);	/* a long-lived client made progress */
 
 /* server_drop_privileges - the privilege drop server_main does, exposed for
  * programs that are not run by master (and for tests). user NULL keeps the

@@ -97,7 +97,8 @@ static const char *one_rcpt(struct local_msg *msg, const struct attr_list *req, 
 		struct dsn_entry e = {(char *)rcpt, (char *)orig, res.dsn, "delayed", (char *)notify, "", "",
 				      res.reason};
 
-		dsnlog_append("defer", msg->queue_id, &e);
+		if (dsnlog_append("defer", msg->queue_id, &e) < 0)
+			msg_warn("%s: cannot append to defer log: %m", msg->queue_id);
 	} else if (offset <= 0 || rec_mark(msg->fd, (off_t)offset, REC_DONE) < 0) {
 		msg_warn("%s: cannot mark %s done: %m", msg->queue_id, rcpt);
 	}

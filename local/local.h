@@ -53,6 +53,8 @@ void local_command(struct local_msg *msg, const char *rcpt, const char *orig, co
 		   const struct local_privs *p, struct local_result *res);
 void local_forward(struct local_msg *msg, const char *rcpt, const struct argv *to,
 		   struct local_result *res);
+ssize_t local_read_as(const struct local_privs *p, const char *path, char *buf, size_t size,
+		      char *why, size_t whysize);
 void local_result_set(struct local_result *res, int status, const char *dsn,
 		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 

@@ -1,9 +1,9 @@
 /* local_deliver - the deliveries themselves, each with the right ids.
  *
  * Mailboxes, files and commands are written in a child process that has
- * switched to the recipient (or, for alias files and commands, to the
- * alias database owner or default_privs): all supplementary groups, gid and
- * uid, so no delivery runs as root. A non-root instance delivers as its
+ * switched to the recipient (or, for alias files and commands, to
+ * default_privs): all supplementary groups, gid and uid, so no delivery
+ * runs as root. .forward and :include: files are read the same way. A non-root instance delivers as its
  * own user. The child reports a mailbox_result through a pipe; a child that
  * dies without one is a temporary failure.
  */
@@ -122,6 +122,84 @@ static void run_as(const struct local_privs *p, child_fn *fn, void *ctx, struct 
 	r->text[sizeof(r->text) - 1] = 0;
 }
 
+/* local_read_as - up to size-1 bytes of path, read by a child with p's
+ * identity (so a .forward or :include: can name only what its owner may
+ * read), NUL-terminated. The file must be a regular file with one link,
+ * owned by p or root, not writable by group or others. Returns the length,
+ * or -1 when the file is absent or unsafe (*why says which). */
+struct read_reply {
+	int status;		/* 0 read, 1 absent, 4 unsafe or error */
+	size_t len;		/* bytes that follow on the pipe */
+	char why[200];
+};
+
+static void read_child(const char *path, char *buf, size_t size, struct read_reply *rr)
+{
+	struct stat st;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+	rr->status = 4;
+	if (fd < 0) {
+		rr->status = errno == ENOENT ? 1 : 4;
+		snprintf(rr->why, sizeof(rr->why), "%s", strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1
+	    || (st.st_uid != getuid() && st.st_uid != 0) || (st.st_mode & 022)) {
+		snprintf(rr->why, sizeof(rr->why), "not a regular file owned by its user, or writable by others");
+	} else if ((n = read(fd, buf, size - 1)) < 0) {
+		snprintf(rr->why, sizeof(rr->why), "%s", strerror(errno));
+	} else {
+		rr->status = 0;
+		rr->len = (size_t)n;
+	}
+	close(fd);
+}
+
+ssize_t local_read_as(const struct local_privs *p, const char *path, char *buf, size_t size,
+		      char *why, size_t whysize)
+{
+	struct read_reply rr;
+	int pfd[2], status;
+	ssize_t len = -1, n;
+	size_t got = 0;
+	pid_t pid;
+
+	*why = 0;
+	if (size < 2 || pipe2(pfd, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
+		snprintf(why, whysize, "cannot start a reader: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		become(p);
+		memset(&rr, 0, sizeof(rr));
+		read_child(path, buf, size, &rr);
+		if (write(pfd[1], &rr, sizeof(rr)) != (ssize_t)sizeof(rr)
+		    || (rr.status == 0 && write(pfd[1], buf, rr.len) != (ssize_t)rr.len))
+			_exit(75);
+		_exit(0);
+	}
+	close(pfd[1]);
+	if (read(pfd[0], &rr, sizeof(rr)) != (ssize_t)sizeof(rr)) {
+		snprintf(why, whysize, "reader process died");
+	} else if (rr.status != 0) {
+		rr.why[sizeof(rr.why) - 1] = 0;
+		if (rr.status != 1)
+			snprintf(why, whysize, "%s", rr.why);
+	} else {
+		while (got < rr.len && got < size - 1 && (n = read(pfd[0], buf + got, rr.len - got)) > 0)
+			got += (size_t)n;
+		buf[got] = 0;
+		len = (ssize_t)got;
+	}
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return len;
+}
+
 struct box_job {
 	const struct local_msg *msg;
 	const char *path, *prefix;
@@ -222,8 +300,15 @@ void local_mailbox(struct local_msg *msg, const char *rcpt, const char *orig,
 void local_file(struct local_msg *msg, const char *rcpt, const char *orig, const char *path,
 		const struct local_privs *p, struct local_result *res)
 {
+	if (strcmp(path, "/dev/null") == 0) {	/* the classic way to drop mail */
+		local_result_set(res, 0, "2.0.0", "delivered to file: /dev/null");
+		res->leaves++;
+		return;
+	}
 	write_box(msg, rcpt, orig, path, p, "file", res);
 }
+
+static volatile sig_atomic_t timed_out;	/* command_time_limit passed */
 
 struct cmd_job {
 	const struct local_msg *msg;
@@ -241,7 +326,7 @@ static void feed(int fd, const struct cmd_job *j)
 	if (write(fd, j->prefix, strlen(j->prefix)) < 0)
 		return;
 	content_open(&cc, j->msg);
-	while ((n = qcontent_next(&cc.c, &buf)) > 0)
+	while (!timed_out && (n = qcontent_next(&cc.c, &buf)) > 0)
 		if (write(fd, buf, (size_t)n) != n)
 			break;
 	qcontent_close(&cc.c);
@@ -256,6 +341,7 @@ static void exec_command(const struct cmd_job *j, int in, int out)
 	env[1] = xasprintf("RECIPIENT=%s", j->rcpt);
 	env[2] = xasprintf("HOME=%s", pw ? pw->pw_dir : "/");
 	env[4] = xasprintf("USER=%s", pw ? pw->pw_name : "nobody");
+	setpgid(0, 0);		/* its own group: the time limit kills all of it */
 	dup2(in, 0);
 	dup2(out, 1);
 	dup2(out, 2);
@@ -266,12 +352,38 @@ static void exec_command(const struct cmd_job *j, int in, int out)
 	_exit(126);
 }
 
+static void on_alarm(int sig)
+{
+	(void)sig;
+	timed_out = 1;
+}
+
+/* drain - the command's output: the first OUTPUT_MAX bytes are kept for
+ * the reason, the rest read and dropped so the command never blocks */
+static void drain(int fd, char *output)
+{
+	char sink[4096];
+	size_t got = 0;
+	ssize_t n;
+
+	while (!timed_out) {
+		n = read(fd, got < OUTPUT_MAX ? output + got : sink,
+			 got < OUTPUT_MAX ? OUTPUT_MAX - got : sizeof(sink));
+		if (n <= 0)
+			break;
+		if (got < OUTPUT_MAX)
+			got += (size_t)n;
+	}
+	output[got] = 0;
+	output[strcspn(output, "\n")] = 0;
+}
+
 static void cmd_child(void *ctx, struct mailbox_result *r)
 {
 	struct cmd_job *j = ctx;
+	struct sigaction sa;
 	int in[2], out[2], status;
 	char output[OUTPUT_MAX + 1];
-	ssize_t n, got = 0;
 	pid_t pid;
 
 	if (pipe(in) < 0 || pipe(out) < 0 || (pid = fork()) < 0) {
@@ -283,24 +395,32 @@ static void cmd_child(void *ctx, struct mailbox_result *r)
 		close(out[0]);
 		exec_command(j, in[0], out[1]);
 	}
+	setpgid(pid, pid);	/* also here: no race with the child's own call */
 	close(in[0]);
 	close(out[1]);
+	/* No SA_RESTART: the alarm interrupts a blocked write or read. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
 	alarm((unsigned)conf_time("command_time_limit"));
 	feed(in[1], j);
 	close(in[1]);
-	while (got < OUTPUT_MAX && (n = read(out[0], output + got, (size_t)(OUTPUT_MAX - got))) > 0)
-		got += n;
-	output[got] = 0;
-	output[strcspn(output, "\n")] = 0;
+	drain(out[0], output);
+	if (timed_out)
+		kill(-pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		if (timed_out)
+			kill(-pid, SIGKILL);
+	alarm(0);
+	if (timed_out)
+		mailbox_fail(r, "4.3.0", "command exceeded command_time_limit (%lld s)",
+			     conf_time("command_time_limit"));
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		mailbox_ok(r);
 	else if (WIFEXITED(status) && WEXITSTATUS(status) == 75)
 		mailbox_fail(r, "4.3.0", "command temporarily failed: %s", *output ? output : "exit status 75");
 	else if (WIFSIGNALED(status))
-		mailbox_fail(r, "4.3.0", "command killed by signal %d%s", WTERMSIG(status),
-			     WTERMSIG(status) == SIGALRM ? " (command_time_limit)" : "");
+		mailbox_fail(r, "4.3.0", "command killed by signal %d", WTERMSIG(status));
 	else
 		mailbox_fail(r, "5.3.0", "command died with status %d: %s", WEXITSTATUS(status),
 			     *output ? output : "no output");

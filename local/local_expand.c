@@ -166,21 +166,16 @@ static void include_file(struct expand *x, const char *addr, const char *path,
 			 const struct local_privs *p, int depth)
 {
 	struct argv lines = ARGV_INIT;
-	char buf[FORWARD_FILE_MAX + 1];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	char buf[FORWARD_FILE_MAX + 1], why[256] = "", text[512];
 
-	(void)p;
-	if (fd < 0) {
-		leaf_fail(x, addr, 4, "4.3.0", "cannot open include file");
+	if (local_read_as(p, path, buf, sizeof(buf), why, sizeof(why)) < 0) {
+		snprintf(text, sizeof(text), "cannot read include file %s%s%s", path, *why ? ": " : "", why);
+		leaf_fail(x, addr, 4, "4.3.0", text);
 		return;
 	}
-	n = read(fd, buf, FORWARD_FILE_MAX);
-	close(fd);
-	buf[n > 0 ? n : 0] = 0;
 	argv_split(&lines, buf, "\n");
 	for (size_t i = 0; i < lines.n; i++)
-		if (lines.v[i][0] != '#')
+		if (lines.v[i][strspn(lines.v[i], " \t")] != '#')
 			expand_items(x, addr, NULL, lines.v[i], FROM_INCLUDE, p, depth);
 	argv_free(&lines);
 }
@@ -220,30 +215,29 @@ static void expand_items(struct expand *x, const char *addr, const char *user, c
 	argv_free(&items);
 }
 
-/* read_forward - the user's ~/.forward when it is safe to trust; malloc'ed */
+/* read_forward - the user's ~/.forward, read as the user, when it is safe
+ * to trust ('#' lines are comments); malloc'ed, NULL if none */
 static char *read_forward(const struct local_privs *p)
 {
-	char *path = xasprintf("%s/.forward", p->home), buf[FORWARD_FILE_MAX + 1];
-	struct stat st;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	char *path = xasprintf("%s/.forward", p->home), buf[FORWARD_FILE_MAX + 1], why[256] = "";
+	struct argv lines = ARGV_INIT;
+	vstr out = VSTR_INIT;
 
-	free(path);
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_uid != p->uid && st.st_uid != 0)
-	    || (st.st_mode & 022)) {
-		msg_warn("%s/.forward: not owned by %s or writable by others: ignored", p->home, p->user);
-		close(fd);
+	if (local_read_as(p, path, buf, sizeof(buf), why, sizeof(why)) < 0) {
+		if (*why)
+			msg_warn("%s: ignored: %s", path, why);
+		free(path);
 		return NULL;
 	}
-	n = read(fd, buf, FORWARD_FILE_MAX);
-	close(fd);
-	buf[n > 0 ? n : 0] = 0;
-	for (char *s = buf; *s; s++)
-		if (*s == '\n')
-			*s = ',';
-	return xstrdup(buf);
+	free(path);
+	argv_split(&lines, buf, "\n");
+	for (size_t i = 0; i < lines.n; i++) {
+		if (lines.v[i][strspn(lines.v[i], " \t")] == '#')
+			continue;
+		vstr_catf(&out, "%s%s", vstr_len(&out) ? ", " : "", lines.v[i]);
+	}
+	argv_free(&lines);
+	return vstr_steal(&out);
 }
 
 /* local_user - .forward, then the mailbox */
@@ -297,7 +291,7 @@ static void deliver_address(struct expand *x, const char *addr, int depth)
 			  : "mail forwarding loop (Delivered-To: already in the message)");
 		return;
 	}
-	if (!rewrite_is_local(addr)) {
+	if (rewrite_is_local(addr) == 0) {
 		argv_add(&x->forward, addr);
 		return;
 	}

@@ -91,6 +91,15 @@ static int relay_file(int fd, struct cleanup_client **cp, struct dropped *d,
 			*why = "bad envelope field";
 			break;
 		}
+		if (stage != 1 && type != REC_VERSION && type != REC_MESSAGE && type != REC_BODY
+		    && type != REC_END) {
+			*why = "envelope record inside the content";
+			break;
+		}
+		if (type == REC_VERSION && stage != 0) {
+			*why = "second version record";
+			break;
+		}
 		switch (type) {
 		case REC_VERSION: stage = 1; continue;
 		case REC_TIME: d->arrival = atoll(vstr_str(&p)); continue;
@@ -149,26 +158,36 @@ static int relay_file(int fd, struct cleanup_client **cp, struct dropped *d,
 }
 
 /* notify_sender - cleanup refused the message for good: tell the sender */
-static void notify_sender(const struct dropped *d, const struct cleanup_result *res, const char *name)
+static int notify_sender(const struct dropped *d, const struct cleanup_result *res, const char *name)
 {
 	struct cleanup_envelope env = {"", "bounce", -1, NULL, 0, 0, NULL, NULL, NULL, "bounce", name};
 	struct cleanup_result r2;
 	struct cleanup_client *c;
 	char *err = NULL, *text;
 
-	if (d->sender == NULL || *d->sender == 0 || (c = cleanup_open(NULL, &err)) == NULL) {
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (d->sender == NULL || *d->sender == 0)
+		return 0;		/* nobody to tell */
+	if ((c = cleanup_open(NULL, &err)) == NULL) {
 		free(err);
-		return;
+		return -1;
 	}
+	localtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm);
 	cleanup_envelope(c, &env);
 	cleanup_rcpt(c, d->sender, NULL, NULL);
-	text = xasprintf("From: MAILER-DAEMON@%s (Mail Delivery System)\nTo: %s\n"
+	text = xasprintf("Date: %s\nMessage-Id: <%ld.%s.notice@%s>\n"
+			 "From: MAILER-DAEMON@%s (Mail Delivery System)\nTo: %s\n"
 			 "Subject: Undelivered Mail Returned to Sender\nAuto-Submitted: auto-replied\n\n"
 			 "Your message could not be queued at %s:\n\n    %s %s\n",
-			 conf_str("myhostname"), d->sender, conf_str("myhostname"), res->dsn, res->reason);
+			 date, (long)now, name, conf_str("myhostname"), conf_str("myhostname"), d->sender,
+			 conf_str("myhostname"), res->dsn, res->reason);
 	cleanup_data(c, text, strlen(text));
 	free(text);
-	cleanup_finish(c, &r2);
+	return cleanup_finish(c, &r2) == 0 ? 0 : -1;
 }
 
 static void move_to_corrupt(const char *name, const char *why)
@@ -197,7 +216,7 @@ static int pickup_file(const char *name)
 		return 0;	/* gone meanwhile */
 	if (relay_file(fd, &c, &d, &res, &why) < 0) {
 		if (c)
-			cleanup_finish(c, &res);	/* cleanup discards it */
+			cleanup_abort(c);	/* cleanup discards what it got */
 		move_to_corrupt(name, why);
 	} else if (res.status == 0) {
 		msg_info("%s: uid=%ld from=<%s>", res.queue_id, d.uid, d.sender ? d.sender : "");
@@ -205,8 +224,10 @@ static int pickup_file(const char *name)
 	} else if (res.status == 5) {
 		msg_warn("%s: uid=%ld from=<%s>: rejected: %s %s", name, d.uid, d.sender ? d.sender : "",
 			 res.dsn, res.reason);
-		notify_sender(&d, &res, name);
-		unlink(path);
+		if (notify_sender(&d, &res, name) == 0)
+			unlink(path);
+		else
+			ret = -1;	/* keep it until the sender can be told */
 	} else {
 		msg_warn("%s: cannot queue it now, will retry: %s", name, res.reason);
 		ret = -1;

@@ -4,10 +4,12 @@
  * (lib/qmgr_proto.h: 'I' from cleanup after each new message, 'D'/'A'/'F'
  * for a flush, 'W' from master), scans deferred/ every queue_run_delay,
  * keeps at most qmgr_message_active_limit messages in active/, and hands
- * recipients to the delivery agents through its event loop, never
- * blocking on one of them.
+ * recipients to the delivery agents through its event loop: it waits for
+ * their replies without blocking, though connecting, sending a request, a
+ * trivial-rewrite lookup and a bounce request are short blocking calls
+ * with deadlines.
  *
- * master.cf: qmgr unix n - n 60 1 qmgr
+ * master.cf: qmgr unix - - n 60 1 qmgr
  */
 #include <stdlib.h>
 #include <time.h>
@@ -30,6 +32,22 @@ static void deferred_tick(void *ctx)
 	qmgr_scan_deferred(0);
 }
 
+static uint64_t soon_timer;
+
+static void scan_now(void *ctx)
+{
+	(void)ctx;
+	soon_timer = 0;
+	qmgr_scan_incoming();
+	qmgr_scan_deferred(0);
+}
+
+void qmgr_scan_soon(void)
+{
+	if (soon_timer == 0)
+		soon_timer = ev_timer_add(server_loop(), 0, scan_now, NULL);
+}
+
 /* triggered - one or more trigger bytes; F and A apply before D and I */
 static void triggered(const char *buf, size_t len)
 {
@@ -40,8 +58,8 @@ static void triggered(const char *buf, size_t len)
 		case QMGR_TRIGGER_INCOMING: incoming = 1; break;
 		case QMGR_TRIGGER_DEFERRED: deferred = 1; break;
 		case QMGR_TRIGGER_ALL: all = 1; break;
-		case QMGR_TRIGGER_FORGET: qmgr_forget_dead(); break;
-		case QMGR_TRIGGER_WAKEUP: incoming = 1; break;
+		case QMGR_TRIGGER_FORGET: qmgr_forget_dead(); qmgr_resolve_forget(); break;
+		case QMGR_TRIGGER_WAKEUP: incoming = deferred = 1; break;
 		default: msg_warn("ignoring unknown trigger byte 0x%02x", (unsigned char)buf[i]);
 		}
 	}

@@ -32,6 +32,7 @@ struct qmgr_resolved {
 void qmgr_recover_active(void);
 void qmgr_scan_incoming(void);
 void qmgr_scan_deferred(int all);
+void qmgr_scan_soon(void);		/* incoming and due deferred, from the loop */
 extern int qmgr_active_count;
 
 /* qmgr_message.c */
@@ -48,10 +49,11 @@ void qmgr_forget_dead(void);
 /* qmgr_resolve.c */
 int qmgr_resolve(const char *addr, struct qmgr_resolved *out);	/* 0 or -1 (temporary) */
 void qmgr_resolved_free(struct qmgr_resolved *r);
+void qmgr_resolve_forget(void);		/* drop the cache */
 
 /* qmgr_times - the delivery_log times of m, dispatched now */
 #include "delivery_log.h"
 void qmgr_times(const struct qmgr_msg *m, struct delivery_times *t);
-void qmgr_bounce_rcpt(struct qmgr_msg *m, size_t i, const char *dsn, const char *reason);
+int qmgr_bounce_rcpt(struct qmgr_msg *m, size_t i, const char *dsn, const char *reason);
 
 #endif

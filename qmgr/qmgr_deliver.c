@@ -69,16 +69,17 @@ struct qconn {
 
 static struct qtransport *transports;
 
-/* limit - TRANSPORT_NAME if set, else default_NAME */
+/* limit - TRANSPORT_NAME if set, else default_NAME; at least 1 */
 static long long limit(const char *transport, const char *name)
 {
 	char key[256];
+	long long n;
 
 	snprintf(key, sizeof(key), "%s_%s", transport, name);
-	if (conf_raw(key) || param_find(key))
-		return conf_int(key);
-	snprintf(key, sizeof(key), "default_%s", name);
-	return conf_int(key);
+	if (!conf_raw(key) && !param_find(key))
+		snprintf(key, sizeof(key), "default_%s", name);
+	n = conf_int(key);
+	return n < 1 ? 1 : n;
 }
 
 static struct qtransport *transport_get(const char *name)
@@ -185,7 +186,9 @@ void qmgr_deliver_message(struct qmgr_msg *m)
 			qmgr_defer_rcpt(m, i, "4.3.0", "address resolver failure", "none");
 			continue;
 		}
-		if (strcmp(r.klass, "error") == 0)
+		if (strcmp(r.klass, "error") == 0 && r.dsn[0] == '4')
+			qmgr_defer_rcpt(m, i, r.dsn, r.reason, "none");
+		else if (strcmp(r.klass, "error") == 0)
 			qmgr_bounce_rcpt(m, i, *r.dsn ? r.dsn : "5.1.3", r.reason);
 		else
 			enqueue(m, i, r.transport, r.nexthop);

@@ -45,9 +45,13 @@ void qmgr_times(const struct qmgr_msg *m, struct delivery_times *t)
 
 void qmgr_message_free(struct qmgr_msg *m)
 {
+	int was_full = qmgr_active_count >= conf_int("qmgr_message_active_limit");
+
 	qenvelope_free(&m->env);
 	free(m);
 	qmgr_active_count--;
+	if (was_full)
+		qmgr_scan_soon();	/* what waited for room can come in now */
 }
 
 void qmgr_defer_rcpt(struct qmgr_msg *m, size_t i, const char *dsn, const char *reason,
@@ -80,7 +84,7 @@ static void mark_done(struct qmgr_msg *m, size_t i)
 	m->env.rcpt[i].done = 1;
 }
 
-void qmgr_bounce_rcpt(struct qmgr_msg *m, size_t i, const char *dsn, const char *reason)
+int qmgr_bounce_rcpt(struct qmgr_msg *m, size_t i, const char *dsn, const char *reason)
 {
 	struct qrcpt *r = &m->env.rcpt[i];
 	struct dsn_entry e = {r->address, r->orig, (char *)dsn, "failed", r->notify, "", "",
@@ -89,16 +93,20 @@ void qmgr_bounce_rcpt(struct qmgr_msg *m, size_t i, const char *dsn, const char 
 
 	if (dsnlog_append("bounce", m->id, &e) < 0) {
 		qmgr_defer_rcpt(m, i, "4.3.0", "cannot append to bounce log", "none");
-		return;
+		return -1;
 	}
 	mark_done(m, i);
 	qmgr_times(m, &t);
 	delivery_log(m->id, r->address, r->orig, "none", &t, dsn, "bounced", reason);
+	return 0;
 }
 
-/* expire - every pending recipient is returned with its last defer reason */
-static void expire(struct qmgr_msg *m)
+/* expire - every pending recipient is returned with its last defer
+ * reason; -1 when one of them could not be (the file must stay) */
+static int expire(struct qmgr_msg *m)
 {
+	int failed = 0;
+
 	for (size_t i = 0; i < m->env.nrcpt; i++) {
 		struct qrcpt *r = &m->env.rcpt[i];
 		char *why;
@@ -106,10 +114,13 @@ static void expire(struct qmgr_msg *m)
 		if (r->done)
 			continue;
 		why = dsnlog_last_reason("defer", m->id, r->address);
-		qmgr_bounce_rcpt(m, i, "4.4.7", why ? why : "message expired");
+		failed |= qmgr_bounce_rcpt(m, i, "4.4.7", why ? why : "message expired") < 0;
 		free(why);
 	}
+	if (failed)
+		return -1;
 	msg_info("%s: from=<%s>, status=expired, returned to sender", m->id, m->env.sender);
+	return 0;
 }
 
 static int expired(const struct qmgr_msg *m)
@@ -180,6 +191,15 @@ static int log_exists(const char *dir, const char *id)
 	return access(path, F_OK) == 0;
 }
 
+/* gone - the active file is not there any more */
+static int gone(const struct qmgr_msg *m)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "active/%s", m->id);
+	return access(path, F_OK) < 0 && errno == ENOENT;
+}
+
 /* finish - nothing is pending: notices first, then remove everything */
 static void finish(struct qmgr_msg *m)
 {
@@ -198,7 +218,8 @@ static void finish(struct qmgr_msg *m)
 	snprintf(path, sizeof(path), "active/%s", m->id);
 	if (unlink(path) < 0 && errno != ENOENT)
 		msg_warn("%s: remove: %m", m->id);
-	msg_info("%s: removed", m->id);
+	else
+		msg_info("%s: removed", m->id);
 }
 
 /* delay_warning - once, when the message has waited delay_warning_time */
@@ -223,12 +244,19 @@ static void delay_warning(struct qmgr_msg *m)
 
 void qmgr_message_done(struct qmgr_msg *m)
 {
+	if (gone(m)) {
+		/* held or deleted by the admin while it was being delivered */
+		msg_info("%s: moved out of the active queue by the admin", m->id);
+		qmgr_message_free(m);
+		return;
+	}
 	if (m->deferred) {
-		if (expired(m))
-			expire(m);
-		else {
-			delay_warning(m);
-			to_deferred(m, 0);
+		int late = expired(m);
+
+		if (!late || expire(m) < 0) {
+			if (!late)
+				delay_warning(m);
+			to_deferred(m, late);
 			qmgr_message_free(m);
 			return;
 		}

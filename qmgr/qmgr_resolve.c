@@ -114,6 +114,11 @@ int qmgr_resolve(const char *addr, struct qmgr_resolved *out)
 	return 0;
 }
 
+void qmgr_resolve_forget(void)
+{
+	htable_free(&cache, cache_free_value);
+}
+
 void qmgr_resolved_free(struct qmgr_resolved *r)
 {
 	free(r->transport);

@@ -120,9 +120,14 @@ static int take(const char *dir, const char *name, time_t due_by)
 	char path[512];
 	struct stat st;
 
-	if (!qid_valid(name))
-		return 0;
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (!qid_valid(name)) {
+		/* cleanup's temporary name of a file it never finished */
+		if (strncmp(name, "tmp.", 4) == 0 && lstat(path, &st) == 0 && S_ISREG(st.st_mode)
+		    && time(NULL) - st.st_mtime > STALE_SECONDS && unlink(path) == 0)
+			msg_info("removed unfinished queue file %s", name);
+		return 0;
+	}
 	if (lstat(path, &st) < 0)
 		return 0;
 	if (!queue_file_complete(&st, QFILE_MODE_QUEUED)) {

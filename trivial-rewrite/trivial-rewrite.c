@@ -53,16 +53,28 @@ static void resolve(const char *addr, struct attr_list *out)
 		free(canon);
 		return;
 	}
-	if (rewrite_is_local_domain(domain)) {
+	switch (rewrite_is_local_domain(domain)) {
+	case -1:
+		attr_add_str(out, "class", "error");
+		attr_add_str(out, "dsn", "4.3.0");
+		attr_add_str(out, "reason", "mydestination lookup failure");
+		attr_add_str(out, "transport", "error");
+		attr_add_str(out, "nexthop", "");
+		attr_add_str(out, "recipient", canon);
+		free(canon);
+		return;
+	case 1:
 		split_transport(conf_str("local_transport"), &transport, &nexthop);
 		attr_add_str(out, "class", "local");
-	} else {
+		break;
+	default:
 		split_transport(conf_str("default_transport"), &transport, &nexthop);
 		if (*nexthop == 0) {
 			free(nexthop);
 			nexthop = xstrdup(*conf_str("relayhost") ? conf_str("relayhost") : domain);
 		}
 		attr_add_str(out, "class", "default");
+		break;
 	}
 	attr_add_str(out, "transport", transport);
 	attr_add_str(out, "nexthop", nexthop);
@@ -80,6 +92,7 @@ static void serve(int fd)
 	if (ipc_send_greeting(fd, REWRITE_PROTOCOL, 1, 10000) < 0)
 		return;
 	while (attr_read(fd, &req, REWRITE_MAX_FRAME, REWRITE_IDLE_MS) == 0) {
+		server_watchdog_reset();	/* qmgr's connection lasts for hours */
 		if (attr_get_str(&req, "request", &what) < 0 || attr_get_line(&req, "address", &addr) < 0) {
 			msg_warn("malformed request from client: dropping it");
 			break;

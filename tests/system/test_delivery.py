@@ -247,3 +247,71 @@ def test_delay_warning_once(inst):
     time.sleep(4)                 # more attempts, no second warning
     assert len(maildir_files(spool_maildir(inst, "pt-bob"))) == 1
     assert inst.log().count("sender delay notification") == 1
+
+
+def test_forward_include_is_read_with_the_users_rights(inst):
+    """A .forward cannot make local (root) read a file its owner cannot."""
+    ensure_user("pt-bob")
+    hank = ensure_user("pt-hank")
+    fwd = os.path.join(hank.pw_dir, ".forward")
+    with open(fwd, "w") as f:
+        f.write("# comment line\n:include:/etc/shadow\n")
+    os.chown(fwd, hank.pw_uid, hank.pw_gid)
+    try:
+        host = started(inst, "maximal_queue_lifetime=2s", "minimal_backoff_time=1s",
+                       "maximal_backoff_time=1s", "queue_run_delay=1s")
+        sendmail(inst, "-f", f"pt-bob@{host}", f"pt-hank@{host}", data=b"Subject: x\n\nx\n")
+        inst.wait_log("cannot read include file /etc/shadow")
+        inst.wait_log("status=expired", timeout=20)
+        [dsn] = wait_mail(inst, "pt-bob")
+        assert b"root:" not in read_bytes(dsn)
+        assert "root:" not in inst.log()
+    finally:
+        os.unlink(fwd)
+
+
+def test_command_time_limit_and_dev_null(inst):
+    ensure_user("pt-bob")
+    host = started(inst, "command_time_limit=1s")
+    write_aliases(inst, "slow: \"|sleep 30\"\nnoisy: \"|head -c 300000 /dev/zero\"\nvoid: /dev/null\n")
+    for rcpt in ("slow", "noisy", "void"):
+        sendmail(inst, "-f", f"pt-bob@{host}", f"{rcpt}@{host}", data=b"Subject: x\n\nx\n")
+    inst.wait_log("command exceeded command_time_limit", timeout=15)
+    inst.wait_log("delivered to command: head -c 300000 /dev/zero")
+    inst.wait_log("delivered to file: /dev/null")
+    # the sleeping command was killed, not left behind
+    out = subprocess.run(["pgrep", "-f", "sleep 30"], capture_output=True, text=True).stdout
+    assert out.strip() == ""
+
+
+def test_oversized_local_submission_is_returned(inst):
+    ensure_user("pt-bob")
+    host = started(inst, "message_size_limit=2000")
+    r = sendmail(inst, "-f", f"pt-bob@{host}", f"pt-bob@{host}", data=b"Subject: big\n\n" + b"z" * 5000)
+    assert r.returncode == 0      # accepted into maildrop; cleanup refuses it
+    [notice] = wait_mail(inst, "pt-bob")
+    text = read_bytes(notice)
+    assert b"5.3.4" in text and b"message_size_limit" in text
+    assert b"zzzz" not in text
+    inst.wait_log("rejected: 5.3.4")
+    assert os.listdir(os.path.join(inst.queue, "maildrop")) == []
+
+
+def test_corrupt_maildrop_file_is_not_queued(inst):
+    ensure_user("pt-alice")
+    inst.init()
+    host = myhostname(inst)
+    sendmail(inst, "-f", "root", f"pt-alice@{host}", data=b"Subject: x\n\nx\n")
+    [name] = os.listdir(os.path.join(inst.queue, "maildrop"))
+    path = os.path.join(inst.queue, "maildrop", name)
+    data = read_bytes(path)
+    os.chmod(path, 0o644)
+    with open(path, "wb") as f:     # cut after the recipients, before the end
+        f.write(data[:data.index(b"M\x00")] + b"B\x05hello")
+    os.chmod(path, 0o444)
+    inst.start()
+    inst.wait_log("maildrop file is corrupt")
+    time.sleep(1)
+    assert maildir_files(spool_maildir(inst, "pt-alice")) == []
+    assert os.path.exists(os.path.join(inst.queue, "corrupt", name))
+    assert not any(fs for _, _, fs in os.walk(os.path.join(inst.queue, "incoming")))

@@ -195,10 +195,12 @@ static int job_send(struct sm_job *job, struct sm_drop *d, const struct sm_opts 
 int sm_enqueue(const struct sm_opts *o, const struct sm_identity *id, int in_fd,
 	       char **err)
 {
-	struct sm_job job = {NULL, NULL, NULL, ARGV_INIT, {in_fd, 0, {0, 0, {0}, 0}, VSTR_INIT}};
+	struct sm_job job;
 	struct sm_drop d;
 	int status, read_errno;
 
+	memset(&job, 0, sizeof(job));	/* empty strings, argv and vstr */
+	job.in.fd = in_fd;
 	*err = NULL;
 	sm_input_init(&job.in.conv, !o->ignore_dots);
 	if ((status = job_envelope(&job, o, id, err)) == 0

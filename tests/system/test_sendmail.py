@@ -16,11 +16,10 @@ import pwd
 import resource
 import shutil
 import subprocess
-import tempfile
 
 import pytest
 
-from conftest import IS_ROOT, needs_root
+from conftest import needs_root, wait_for
 
 EX_USAGE, EX_DATAERR, EX_UNAVAILABLE, EX_TEMPFAIL, EX_NOPERM = 64, 65, 69, 75, 77
 
@@ -636,3 +635,33 @@ def test_newaliases_with_oA(stopped, tmp_path):
         assert r.returncode == 0, r.stderr
         assert (tmp_path / "aliases.db").exists()
         os.unlink(tmp_path / "aliases.db")
+
+
+def test_postdrop_input_a_byte_at_a_time(stopped):
+    data = stream(GOOD)
+    p = subprocess.Popen([os.path.join(stopped.stage, "bin", "postdrop"), "-c", stopped.dir],
+                         stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    for i in range(len(data)):
+        os.write(p.stdin.fileno(), data[i:i + 1])
+    p.stdin.close()
+    assert p.wait(timeout=30) == 0, p.stderr.read()
+    p.stderr.close()
+    assert only_drop(stopped).content == b"hi\n"
+
+
+def test_postdrop_signal_removes_partial_file(stopped):
+    """Killed (but not with -9) before the end record: no file remains."""
+    p = subprocess.Popen([os.path.join(stopped.stage, "bin", "postdrop"), "-c", stopped.dir],
+                         stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdin.write(stream(GOOD[:3]))
+    p.stdin.flush()
+    try:
+        wait_for(lambda: drop_names(stopped), 10, what="the maildrop file being written")
+        name = drop_names(stopped)[0]
+        assert os.stat(os.path.join(maildrop(stopped), name)).st_mode & 0o7777 == 0o600
+        p.terminate()
+        assert p.wait(timeout=30) == EX_TEMPFAIL
+    finally:
+        p.stdin.close()
+        p.stderr.close()
+    assert drop_names(stopped) == []

@@ -195,7 +195,7 @@ static int opt_q(struct sm_opts *o, const char *rest, int argc, char **argv,
 		return 0;
 	}
 	if (*rest != 'R' && *rest != 'I') {
-		*err = xasprintf("-q%.1s is not implemented", rest);
+		*err = xasprintf("-q%.1s: flushing by sender is not supported (as in Postfix)", rest);
 		return EX_USAGE;
 	}
 	target = *rest == 'R' ? &o->flush_site : &o->flush_id;

@@ -126,13 +126,16 @@ def test_signal_hup_reloads(inst):
 
 
 def test_max_use_recycles_children(inst):
+    """No child serves more than max_use clients. (Which child serves a
+    client is up to timing: master may start a second one while the first
+    is finishing, so the test counts, it does not expect an order.)"""
+    import collections
     inst.init()
     inst.add_service(echo_line(inst, "recycle", "-o max_use=2"))
     inst.start()
-    pids = [talk(inst, "recycle")[0] for _ in range(4)]
-    assert pids[0] == pids[1]
-    assert pids[2] == pids[3]
-    assert pids[0] != pids[2]
+    uses = collections.Counter(talk(inst, "recycle")[0] for _ in range(8))
+    assert max(uses.values()) <= 2, uses
+    assert len(uses) >= 4, uses
 
 
 def test_max_idle_ends_idle_children(inst):

@@ -32,11 +32,15 @@ struct local_result {
 };
 
 /* Who a file or command delivery runs as. */
+#define LOCAL_MAX_GROUPS	64
+
 struct local_privs {
 	uid_t uid;
 	gid_t gid;
-	const char *user;	/* for initgroups and $USER */
+	const char *user;	/* for $USER */
 	const char *home;
+	gid_t groups[LOCAL_MAX_GROUPS];	/* supplementary groups, looked up by the parent */
+	int ngroups;
 };
 
 /* local_expand.c */

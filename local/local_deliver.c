@@ -52,6 +52,13 @@ int local_privs_for_user(const char *user, struct local_privs *p, char *buf, siz
 	p->gid = pw.pw_gid;
 	p->user = pw.pw_name;
 	p->home = pw.pw_dir;
+	/* Looked up here, in the long-lived parent, so that each delivery
+	 * child only calls setgroups() (no NSS work per delivery). */
+	p->ngroups = LOCAL_MAX_GROUPS;
+	if (getgrouplist(pw.pw_name, pw.pw_gid, p->groups, &p->ngroups) < 0) {
+		p->groups[0] = pw.pw_gid;	/* more than LOCAL_MAX_GROUPS: primary only */
+		p->ngroups = 1;
+	}
 	return 0;
 }
 
@@ -79,7 +86,7 @@ static void become(const struct local_privs *p)
 {
 	if (geteuid() != 0)
 		return;			/* a non-root instance delivers as itself */
-	if (initgroups(p->user, p->gid) < 0 || setgid(p->gid) < 0 || setuid(p->uid) < 0
+	if (setgroups((size_t)p->ngroups, p->groups) < 0 || setgid(p->gid) < 0 || setuid(p->uid) < 0
 	    || (p->uid != 0 && setuid(0) == 0)) {
 		static const char text[] = "cannot switch to the recipient's uid\n";
 		ssize_t ignored = write(2, text, sizeof(text) - 1);

@@ -222,7 +222,13 @@ static char *read_forward(const struct local_privs *p)
 	char *path = xasprintf("%s/.forward", p->home), buf[FORWARD_FILE_MAX + 1], why[256] = "";
 	struct argv lines = ARGV_INIT;
 	vstr out = VSTR_INIT;
+	struct stat st;
 
+	/* Most users have none: lstat (no content) spares a reader process. */
+	if (lstat(path, &st) < 0 && errno == ENOENT) {
+		free(path);
+		return NULL;
+	}
 	if (local_read_as(p, path, buf, sizeof(buf), why, sizeof(why)) < 0) {
 		if (*why)
 			msg_warn("%s: ignored: %s", path, why);

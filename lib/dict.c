@@ -19,6 +19,7 @@ static const struct dict_type dict_builtin_types[] = {
 	{ "texthash", dict_texthash_open },
 	{ "hash", dict_hash_open },
 	{ "btree", dict_btree_open },
+	{ "cidr", dict_cidr_open },
 };
 
 static const struct dict_type **dict_types;

@@ -10,6 +10,8 @@
  *                             start with white space continue the previous)
  *   hash:/path, btree:/path  (Berkeley DB file /path.db built by
  *                             `postern map` or `postern alias`; dict_db.h)
+ *   cidr:/path               (Postfix's cidr_table(5): "network result"
+ *                             lines, first match wins; dict_cidr.c)
  * Keys are folded to lower case unless the table was opened with
  * DICT_FLAG_NOFOLD. A lookup distinguishes "not found" from "could not
  * look up right now" (DICT_RETRY), which callers turn into a 4xx/defer
@@ -85,6 +87,7 @@ struct dict *dict_static_open(const char *name, int flags, char **err);
 struct dict *dict_texthash_open(const char *name, int flags, char **err);
 struct dict *dict_hash_open(const char *name, int flags, char **err);
 struct dict *dict_btree_open(const char *name, int flags, char **err);
+struct dict *dict_cidr_open(const char *name, int flags, char **err);
 
 /* Postfix source files (the texthash: and postmap format, and aliases(5)),
  * read by one reader (dict_texthash.c):

@@ -7,17 +7,20 @@
  * parameter is added here and nowhere else. Rows are sorted by name so
  * that param_find can binary-search them (a unit test checks the order).
  *
- * Two defaults depend on the host and are computed: myhostname comes from
+ * Three defaults depend on the host and are computed: myhostname comes from
  * gethostname() alone (never from DNS: a mail server must start without a
- * resolver, and tests must not send packets), and mydomain from the
- * effective myhostname.
+ * resolver, and tests must not send packets), mydomain from the
+ * effective myhostname, and mynetworks from mynetworks_style and the
+ * network interfaces (cidr.h; getifaddrs(), never DNS).
  */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
+#include "cidr.h"
 #include "config.h"
 
 #ifndef DEF_COMMAND_DIR
@@ -70,6 +73,32 @@ static const char *default_mydomain(void)
 		return "localdomain";
 	snprintf(domain, sizeof(domain), "%s", dot + 1);
 	return domain;
+}
+
+/* default_mynetworks - cidr_mynetworks_default for the effective
+ * mynetworks_style. Computed once per style in a process (interfaces do
+ * not come and go during a daemon's life), and kept: the table's defaults
+ * must stay valid. */
+static const char *default_mynetworks(void)
+{
+	static const char *styles[] = { "host", "subnet", "class" };
+	static char *computed[3];
+	static int busy;
+	const char *style;
+	size_t slot = 0;
+
+	/* mynetworks_style = $mynetworks would bring us back here: no loop. */
+	if (busy)
+		return "127.0.0.0/8 [::1]/128";
+	busy = 1;
+	style = conf_str("mynetworks_style");
+	busy = 0;
+	for (size_t i = 1; i < sizeof(styles) / sizeof(styles[0]); i++)
+		if (strcasecmp(style, styles[i]) == 0)
+			slot = i;
+	if (computed[slot] == NULL)
+		computed[slot] = cidr_mynetworks_default(styles[slot]);
+	return computed[slot];
 }
 
 #define STR(n, d, doc)		{ n, d, PARAM_STR, 0, 0, 0, NULL, doc }
@@ -167,6 +196,10 @@ static const struct param_def params[] = {
 		 "the local Internet domain (default: $myhostname minus its first label)"),
 	COMPUTED("myhostname", default_myhostname,
 		 "the fully qualified name of this host (default: gethostname())"),
+	COMPUTED("mynetworks", default_mynetworks,
+		 "trusted client networks: addresses, net/prefix, !exclusions, /file (default: computed from mynetworks_style and the interfaces)"),
+	STR("mynetworks_style", "host",
+	    "how the mynetworks default is computed: host (this machine's addresses), subnet (its interfaces' subnets), class (their class A/B/C networks)"),
 	STR("myorigin", "$myhostname",
 	    "domain that locally posted mail appears to come from"),
 	STR("process_id_directory", "pid",

@@ -38,31 +38,33 @@ static void split_transport(const char *spec, char **transport, char **nexthop)
 	*nexthop = xstrdup(colon ? colon + 1 : "");
 }
 
+/* resolve_error - class=error: qmgr bounces (5.x.x) or defers (4.x.x) */
+static void resolve_error(struct attr_list *out, const char *canon, const char *dsn,
+			  const char *reason)
+{
+	attr_add_str(out, "class", "error");
+	attr_add_str(out, "dsn", dsn);
+	attr_add_str(out, "reason", reason);
+	attr_add_str(out, "transport", "error");
+	attr_add_str(out, "nexthop", "");
+	attr_add_str(out, "recipient", canon);
+}
+
 static void resolve(const char *addr, struct attr_list *out)
 {
 	char *canon = rewrite_canonical(addr), *transport, *nexthop;
 	const char *domain = rewrite_domain(canon);
+	int local = *domain ? rewrite_is_local_domain(domain) : 0;
 
-	if (*canon == 0 || *domain == 0) {
-		attr_add_str(out, "class", "error");
-		attr_add_str(out, "dsn", "5.1.3");
-		attr_add_str(out, "reason", "bad address syntax");
-		attr_add_str(out, "transport", "error");
-		attr_add_str(out, "nexthop", "");
-		attr_add_str(out, "recipient", canon);
+	if (*canon == 0 || *domain == 0 || local < 0) {
+		if (local < 0)
+			resolve_error(out, canon, "4.3.0", "mydestination lookup failure");
+		else
+			resolve_error(out, canon, "5.1.3", "bad address syntax");
 		free(canon);
 		return;
 	}
-	switch (rewrite_is_local_domain(domain)) {
-	case -1:
-		attr_add_str(out, "class", "error");
-		attr_add_str(out, "dsn", "4.3.0");
-		attr_add_str(out, "reason", "mydestination lookup failure");
-		attr_add_str(out, "transport", "error");
-		attr_add_str(out, "nexthop", "");
-		attr_add_str(out, "recipient", canon);
-		free(canon);
-		return;
+	switch (local) {
 	case 1:
 		split_transport(conf_str("local_transport"), &transport, &nexthop);
 		attr_add_str(out, "class", "local");

@@ -51,7 +51,7 @@ TEST_SERVICES = $(TEST_SERVICE_SRCS:tests/services/%.c=build/test-libexec/%)
 
 ALL_BINS = $(BIN_PROGS:%=bin/%) $(LIBEXEC_PROGS:%=libexec/%)
 
-.PHONY: FORCE all deps test unit-tests system-tests run install clean bench
+.PHONY: FORCE all deps test unit-tests system-tests run install clean bench fuzz fuzz-run
 .SECONDARY:
 
 all: makedefs.out $(ALL_BINS) $(SENDMAIL_LINKS) $(TEST_SERVICES)
@@ -144,6 +144,41 @@ run:
 # BENCH_N=messages per run, see bench/README.md.
 bench: all
 	@bench/run-local
+
+# Fuzz harnesses (libFuzzer, clang): tests/fuzz/fuzz_NAME.c, linked with
+# lib/ (and, through FUZZ_SRCS_fuzz_NAME, program sources) built by clang.
+# `make fuzz` builds them; `make fuzz-run FUZZ_SECONDS=600` runs each one,
+# growing its corpus in tests/fuzz/corpus/NAME (kept in git).
+FUZZ_CC    ?= clang
+FUZZFLAGS   = -std=gnu11 -g -O1 $(DEFS) -Ilib -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_SRCS   = $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS   = $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_LIB_OBJS = $(LIB_SRCS:%.c=build/fuzz/%.o)
+FUZZ_SECONDS ?= 60
+
+build/fuzz/%.o: %.c $(wildcard lib/*.h) makedefs.out build/flags
+	@mkdir -p $(dir $@)
+	@echo "  CC/FUZZ $<"
+	@$(FUZZ_CC) $(FUZZFLAGS) -c -o $@ $<
+
+build/fuzz/libpostern.a: $(FUZZ_LIB_OBJS)
+	@rm -f $@
+	@ar rcs $@ $^
+
+build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $$(patsubst %.c,build/fuzz/%.o,$$(FUZZ_SRCS_fuzz_$$*)) build/fuzz/libpostern.a
+	@echo "  LD/FUZZ $@"
+	@$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(DEP_LIBS)
+
+fuzz: makedefs.out
+	@tools/install-deps fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+
+fuzz-run: fuzz
+	@for f in $(FUZZ_BINS); do \
+		name=$${f##*/fuzz_}; mkdir -p tests/fuzz/corpus/$$name; \
+		echo "== $$name ($(FUZZ_SECONDS)s)"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 tests/fuzz/corpus/$$name 2>&1 | tail -n 12 || exit 1; \
+	done
 
 install: all
 	tools/install-sh "$(DESTDIR)" "$(SBINDIR)" "$(LIBEXECDIR)" "$(SYSCONFDIR)" "$(MANDIR)" "$(QUEUEDIR)"

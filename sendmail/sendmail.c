@@ -4,7 +4,7 @@
  *
  * Not set-uid: it runs as whoever calls it (cron, PHP, mutt, a shell
  * script), possibly with stdin, stdout or stderr closed, possibly from a
- * popen() shell. main() makes that environment sane before anything else
+ * shell that PHP's mail() starts. main() makes that environment sane before anything else
  * (descriptors 0-2 open, no inherited descriptors past them, SIGPIPE
  * ignored, set-uid root dropped), reads the configuration that -C or
  * POSTERN_CONFIG_DIR names (a -C directory only when authorised), opens

@@ -1,0 +1,217 @@
+/* smtpd_txn - one mail transaction on its way into the queue.
+ *
+ * At DATA (or the first BDAT) the envelope goes to cleanup(8), which
+ * creates the queue file and answers with its ID; the recipients follow,
+ * then the Received: line naming that ID, then the content as the
+ * parser of smtpd_data.c turns it into LF lines, in chunks of up to
+ * CLEANUP_CHUNK bytes. Content that will be refused (too big, bare CR or
+ * LF) is still read to its end but no longer sent. The reply to the end
+ * of the message is 250 only when cleanup_finish() reports the queue
+ * file committed; everything else aborts the file, so nothing half-done
+ * is ever queued.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cleanup_client.h"
+#include "config.h"
+#include "mem.h"
+#include "msg.h"
+#include "smtpd.h"
+
+const char *smtpd_proto(const struct smtpd_session *s)
+{
+	return s->esmtp ? "ESMTP" : "SMTP";
+}
+
+void smtpd_log_reject(const struct smtpd_session *s, const char *stage, const char *reply,
+		       const char *rcpt)
+{
+	vstr line = VSTR_INIT;
+
+	vstr_catf(&line, "%s: reject: %s from %s: %s;", *s->queue_id ? s->queue_id : "NOQUEUE",
+		  stage, s->namaddr, reply);
+	if (s->sender)
+		vstr_catf(&line, " from=<%s>", s->sender);
+	if (rcpt)
+		vstr_catf(&line, " to=<%s>", rcpt);
+	vstr_catf(&line, " proto=%s", smtpd_proto(s));
+	if (s->helo)
+		vstr_catf(&line, " helo=<%s>", s->helo);
+	msg_info("%s", vstr_str(&line));
+	vstr_release(&line);
+}
+
+static void rfc5322_date(char *buf, size_t size)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	strftime(buf, size, "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm);
+}
+
+/* received_header - the trace line of this hop (RFC 5321 4.4) */
+static void received_header(struct smtpd_session *s)
+{
+	char date[64];
+	const char *with = s->smtputf8 ? "UTF8SMTP" : smtpd_proto(s);
+
+	rfc5322_date(date, sizeof(date));
+	vstr_catf(&s->content, "Received: from %s (%s [%s])\n", s->helo ? s->helo : s->name,
+		  s->name, s->rfc_addr);
+	if (s->rcpt.n == 1)
+		vstr_catf(&s->content, "\tby %s (%s) with %s id %s\n\tfor <%s>; %s\n",
+			  conf_str("myhostname"), conf_str("mail_name"), with, s->queue_id,
+			  s->rcpt.v[0], date);
+	else
+		vstr_catf(&s->content, "\tby %s (%s) with %s id %s;\n\t%s\n",
+			  conf_str("myhostname"), conf_str("mail_name"), with, s->queue_id, date);
+}
+
+int smtpd_txn_open(struct smtpd_session *s, enum smtpd_data_mode mode)
+{
+	struct cleanup_envelope env;
+	struct cleanup_result res;
+	char *err = NULL, *path = NULL;
+
+	if (s->stand_alone)	/* not chdir'ed into the queue */
+		path = xasprintf("%s/%s", conf_str("queue_directory"), CLEANUP_SERVICE);
+	s->cleanup = cleanup_open(path, &err);
+	free(path);
+	if (s->cleanup == NULL) {
+		msg_warn("%s", err);
+		free(err);
+		return -1;
+	}
+	memset(&env, 0, sizeof(env));
+	env.sender = s->sender;
+	env.origin = s->stand_alone ? "local" : "smtp";
+	env.uid = s->uid;
+	env.flags = s->stand_alone ? CLEANUP_FLAG_LOCAL : 0;
+	env.envid = s->envid;
+	env.ret = s->ret;
+	env.body_type = s->body_type;
+	if (cleanup_envelope(s->cleanup, &env) < 0 || *cleanup_queue_id(s->cleanup) == 0) {
+		cleanup_finish(s->cleanup, &res);
+		s->cleanup = NULL;
+		msg_warn("cleanup refused the envelope: %s", res.reason);
+		return -1;
+	}
+	snprintf(s->queue_id, sizeof(s->queue_id), "%s", cleanup_queue_id(s->cleanup));
+	msg_info("%s: client=%s", s->queue_id, s->namaddr);
+	for (size_t i = 0; i < s->rcpt.n; i++)
+		cleanup_rcpt(s->cleanup, s->rcpt.v[i], s->orcpt.v[i], s->notify.v[i]);
+	smtpd_data_init(&s->data, mode);
+	vstr_reset(&s->content);
+	s->msg_size = 0;
+	s->too_big = 0;
+	/* stand-alone: cleanup writes "Received: by HOST (postern, from userid N)"
+	 * as for sendmail, since there is no network client to name */
+	if (!s->stand_alone)
+		received_header(s);
+	s->msg_size = (long long)vstr_len(&s->content);
+	return 0;
+}
+
+/* refusing - the content will be refused: stop sending it to cleanup */
+static int refusing(const struct smtpd_session *s)
+{
+	return s->too_big || (s->bare == SMTPD_BARE_REJECT && s->data.flags != 0);
+}
+
+static void content_ship(struct smtpd_session *s, int all)
+{
+	if (vstr_len(&s->content) == 0 || (!all && vstr_len(&s->content) < CLEANUP_CHUNK))
+		return;
+	if (!refusing(s) && s->cleanup)
+		cleanup_data(s->cleanup, vstr_str(&s->content), vstr_len(&s->content));
+	vstr_reset(&s->content);
+}
+
+size_t smtpd_txn_content(struct smtpd_session *s, const char *p, size_t len)
+{
+	long long lines = s->data.lines, before = s->data.out_bytes;
+	long long limit = conf_int("message_size_limit");
+	size_t n = smtpd_data_feed(&s->data, p, len, &s->content);
+
+	s->msg_size += s->data.out_bytes - before;
+	if (limit > 0 && s->msg_size > limit)
+		s->too_big = 1;
+	if (s->data.lines != lines && s->deadline)
+		smtpd_record_deadline(s);
+	content_ship(s, 0);
+	return n;
+}
+
+/* bare_reply - the reply to content with bare CR or LF */
+static void bare_reply(struct smtpd_session *s, vstr *reply)
+{
+	int code = (int)conf_int("smtpd_forbid_bare_newline_reject_code");
+
+	vstr_cpyf(reply, "%d 5.5.2 Error: bare <%s> received", code,
+		  (s->data.flags & SMTPD_DATA_BARE_LF) ? "LF" : "CR");
+	if (code == 521)
+		s->hangup = 1;
+}
+
+int smtpd_txn_finish(struct smtpd_session *s)
+{
+	struct cleanup_result res;
+	vstr reply = VSTR_INIT;
+	int ret = -1;
+
+	content_ship(s, 1);
+	if (s->too_big) {
+		vstr_cpy(&reply, "552 5.3.4 Error: message file too big");
+	} else if (refusing(s)) {
+		bare_reply(s, &reply);
+	} else {
+		cleanup_finish(s->cleanup, &res);
+		s->cleanup = NULL;
+		if (res.status == 0) {
+			vstr_cpyf(&reply, "250 2.0.0 Ok: queued as %s", res.queue_id);
+			ret = 0;
+		} else if (res.status == 4) {
+			msg_warn("%s: cleanup: %s %s", s->queue_id, res.dsn, res.reason);
+			vstr_cpyf(&reply, "451 4.3.0 Error: %s", res.reason);
+		} else {
+			vstr_cpyf(&reply, "%s %s Error: %s", strcmp(res.dsn, "5.3.4") == 0 ? "552" : "550",
+				  *res.dsn == '5' ? res.dsn : "5.0.0", res.reason);
+		}
+	}
+	if (ret < 0)
+		smtpd_log_reject(s, "END-OF-MESSAGE", vstr_str(&reply), s->rcpt.n == 1 ? s->rcpt.v[0] : NULL);
+	smtpd_reply(s, "%s", vstr_str(&reply));
+	vstr_release(&reply);
+	smtpd_txn_reset(s);
+	return ret;
+}
+
+void smtpd_txn_reset(struct smtpd_session *s)
+{
+	if (s->cleanup) {
+		cleanup_abort(s->cleanup);
+		s->cleanup = NULL;
+	}
+	free(s->sender);
+	free(s->envid);
+	free(s->ret);
+	free(s->body_type);
+	free(s->bdat_reply);
+	s->sender = s->envid = s->ret = s->body_type = s->bdat_reply = NULL;
+	argv_free(&s->rcpt);
+	argv_free(&s->orcpt);
+	argv_free(&s->notify);
+	s->smtputf8 = s->binarymime = 0;
+	s->rcpt_overshoot = 0;
+	s->queue_id[0] = 0;
+	s->msg_size = 0;
+	s->too_big = 0;
+	s->bdat_failed = 0;
+	vstr_reset(&s->content);
+	if (s->state & (SMTPD_ST_MAIL | SMTPD_ST_RCPT | SMTPD_ST_BDAT))
+		s->state = SMTPD_ST_HELO;
+}

@@ -34,7 +34,7 @@ SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 # program is built once its directory has sources.
 have_src      = $(foreach p,$(1),$(if $(wildcard $(p)/*.c),$(p)))
 BIN_PROGS     = $(call have_src,postern sendmail postdrop postqueue)
-LIBEXEC_PROGS = $(call have_src,master postlogd pickup cleanup qmgr trivial-rewrite local bounce showq)
+LIBEXEC_PROGS = $(call have_src,master postlogd pickup cleanup qmgr trivial-rewrite local bounce showq smtpd)
 # Names under which sendmail is also installed (it acts on argv[0]).
 SENDMAIL_LINKS = $(if $(filter sendmail,$(BIN_PROGS)),bin/mailq bin/newaliases)
 DEP_LIBS      = $(SSL_LIBS) $(SASL_LIBS) $(PCRE2_LIBS) $(DB_LIBS) $(SPF2_LIBS)
@@ -51,6 +51,7 @@ TEST_SERVICES = $(TEST_SERVICE_SRCS:tests/services/%.c=build/test-libexec/%)
 
 ALL_BINS = $(BIN_PROGS:%=bin/%) $(LIBEXEC_PROGS:%=libexec/%)
 
+.SECONDEXPANSION:
 .PHONY: FORCE all deps test unit-tests system-tests run install clean bench fuzz fuzz-run
 .SECONDARY:
 
@@ -71,12 +72,12 @@ FORCE:
 deps:
 	tools/install-deps test
 
-build/obj/%.o: %.c $(wildcard lib/*.h) makedefs.out build/flags
+build/obj/%.o: %.c $(wildcard lib/*.h) $$(wildcard $$(dir $$*)*.h) makedefs.out build/flags
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) $(SSL_CFLAGS) $(SASL_CFLAGS) $(PCRE2_CFLAGS) $(DB_CFLAGS) -c -o $@ $<
 
-build/asan/%.o: %.c $(wildcard lib/*.h) makedefs.out build/flags
+build/asan/%.o: %.c $(wildcard lib/*.h) $$(wildcard $$(dir $$*)*.h) makedefs.out build/flags
 	@mkdir -p $(dir $@)
 	@echo "  CC/SAN  $<"
 	@$(CC) $(CFLAGS) $(SANFLAGS) $(CMOCKA_CFLAGS) -c -o $@ $<
@@ -113,7 +114,7 @@ build/test-libexec/%: build/obj/tests/services/%.o build/libpostern.a
 # A unit test may also link program sources: TEST_SRCS_test_NAME = dir/x.c
 TEST_SRCS_test_sendmail = $(filter-out sendmail/sendmail.c,$(wildcard sendmail/*.c))
 TEST_SRCS_test_bounce = $(filter-out bounce/bounce.c,$(wildcard bounce/*.c))
-.SECONDEXPANSION:
+TEST_SRCS_test_smtpd = $(filter-out smtpd/smtpd.c,$(wildcard smtpd/*.c))
 build/asan/tests/%: build/asan/tests/unit/%.o $$(patsubst %.c,build/asan/%.o,$$(TEST_SRCS_$$*)) build/asan/libpostern.a
 	@mkdir -p $(dir $@)
 	@echo "  LD/SAN  $@"
@@ -156,7 +157,7 @@ FUZZ_BINS   = $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_LIB_OBJS = $(LIB_SRCS:%.c=build/fuzz/%.o)
 FUZZ_SECONDS ?= 60
 
-build/fuzz/%.o: %.c $(wildcard lib/*.h) makedefs.out build/flags
+build/fuzz/%.o: %.c $(wildcard lib/*.h) $$(wildcard $$(dir $$*)*.h) makedefs.out build/flags
 	@mkdir -p $(dir $@)
 	@echo "  CC/FUZZ $<"
 	@$(FUZZ_CC) $(FUZZFLAGS) -c -o $@ $<

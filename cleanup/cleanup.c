@@ -47,6 +47,18 @@ static void opt_attr(struct cleanup_state *st, const struct attr_list *l, const 
 	free(kv);
 }
 
+/* envelope_reply - the queue ID, so that smtpd can write Received: */
+static void envelope_reply(int fd, const struct cleanup_state *st)
+{
+	struct attr_list l = ATTR_LIST_INIT;
+
+	attr_add_int(&l, "status", st->status);
+	attr_add_str(&l, "queue_id", st->status == 0 && st->fd >= 0 ? st->id : "");
+	if (attr_write(fd, &l, timeout_ms()) < 0)
+		msg_warn("%s: cannot send envelope reply to client: %m", *st->id ? st->id : "NOQUEUE");
+	attr_list_clear(&l);
+}
+
 static void do_envelope(struct cleanup_state *st, const struct attr_list *l)
 {
 	static const char *optional[] = {"envid", "ret", "body_type", "dsn_kind", "log_ident"};
@@ -151,13 +163,15 @@ static void serve(int fd)
 	int ret;
 
 	cleanup_state_init(&st);
-	if (ipc_send_greeting(fd, CLEANUP_PROTOCOL, 1, 10000) < 0)
+	if (ipc_send_greeting(fd, CLEANUP_PROTOCOL, CLEANUP_VERSION, 10000) < 0)
 		goto out;
 	while ((ret = attr_read(fd, &l, CLEANUP_MAX_FRAME, timeout_ms())) == 0) {
 		if (attr_get_str(&l, "request", &req) < 0)
 			req = "";
-		if (strcmp(req, "envelope") == 0)
+		if (strcmp(req, "envelope") == 0) {
 			do_envelope(&st, &l);
+			envelope_reply(fd, &st);
+		}
 		else if (strcmp(req, "rcpt") == 0)
 			do_rcpt(&st, &l);
 		else if (strcmp(req, "data") == 0)

@@ -18,6 +18,7 @@ struct cleanup_client {
 	int fd;
 	int failed;
 	char why[256];
+	char queue_id[QID_MAX];
 };
 
 static int timeout_ms(void)
@@ -38,7 +39,7 @@ struct cleanup_client *cleanup_open(const char *path, char **err)
 		*err = xasprintf("connect to cleanup service %s: %s", path, strerror(errno));
 		return NULL;
 	}
-	if (ipc_expect_greeting(fd, CLEANUP_PROTOCOL, 1, 10000, err) < 0) {
+	if (ipc_expect_greeting(fd, CLEANUP_PROTOCOL, CLEANUP_VERSION, 10000, err) < 0) {
 		close(fd);
 		return NULL;
 	}
@@ -64,6 +65,22 @@ static void add_opt(struct attr_list *l, const char *name, const char *value)
 		attr_add_str(l, name, value);
 }
 
+/* read_envelope_reply - the queue ID; a refusal is reported by finish */
+static void read_envelope_reply(struct cleanup_client *c)
+{
+	struct attr_list l = ATTR_LIST_INIT;
+	const char *id = "";
+
+	if (attr_read(c->fd, &l, ATTR_FRAME_MAX, timeout_ms()) != 0) {
+		c->failed = 1;
+		snprintf(c->why, sizeof(c->why), "no reply from cleanup: %s",
+			 errno ? strerror(errno) : "connection closed");
+	} else if (attr_get_line(&l, "queue_id", &id) == 0 && qid_valid(id)) {
+		snprintf(c->queue_id, sizeof(c->queue_id), "%s", id);
+	}
+	attr_list_clear(&l);
+}
+
 int cleanup_envelope(struct cleanup_client *c, const struct cleanup_envelope *env)
 {
 	struct attr_list l = ATTR_LIST_INIT;
@@ -81,7 +98,15 @@ int cleanup_envelope(struct cleanup_client *c, const struct cleanup_envelope *en
 	add_opt(&l, "body_type", env->body_type);
 	add_opt(&l, "dsn_kind", env->dsn_kind);
 	add_opt(&l, "log_ident", env->log_ident);
-	return send_frame(c, &l);
+	if (send_frame(c, &l) < 0)
+		return -1;
+	read_envelope_reply(c);
+	return c->failed ? -1 : 0;
+}
+
+const char *cleanup_queue_id(const struct cleanup_client *c)
+{
+	return c->queue_id;
 }
 
 int cleanup_rcpt(struct cleanup_client *c, const char *address, const char *orig,

@@ -3,16 +3,20 @@
  *
  * pickup, bounce, local (forwarding) and smtpd all submit through this:
  *   c = cleanup_open(&err);                  connects to public/cleanup
- *   cleanup_envelope(c, &env);               sender, attributes
+ *   cleanup_envelope(c, &env);               sender, attributes; the
+ *                                            queue ID is then cleanup_queue_id(c)
  *   cleanup_rcpt(c, "user@example", NULL, NULL);  once per recipient
  *   cleanup_data(c, buf, len);               content, LF line ends, any splits
  *   status = cleanup_finish(c, &result);     waits for the commit
  * cleanup answers only after the queue file and its directory entry are on
  * stable storage; status 0 means the message is queued as result.queue_id.
  *
- * Protocol (attr frames after the greeting "protocol=cleanup version=1"):
+ * Protocol (attr frames after the greeting "protocol=cleanup version=2"):
  *   request=envelope  sender= origin= [uid=] [fullname=] [time=] [flags=]
  *                     [envid=] [ret=] [body_type=] [dsn_kind=] [log_ident=]
+ *        reply:       status=0|4|5 queue_id=ID ("" when no file was made)
+ *                     (smtpd needs the ID for its Received: header before
+ *                     it sends any content)
  *   request=rcpt      address= [orig=] [notify=]        (repeated)
  *   request=data      data=<at most CLEANUP_CHUNK bytes>  (repeated)
  *   request=end                         (or request=abort: discard it all)
@@ -28,6 +32,7 @@
 #include "qfile.h"
 
 #define CLEANUP_PROTOCOL	"cleanup"
+#define CLEANUP_VERSION		2
 #define CLEANUP_CHUNK		65536
 #define CLEANUP_SERVICE		"public/cleanup"	/* relative to queue_directory */
 
@@ -64,6 +69,11 @@ struct cleanup_client *cleanup_open(const char *path, char **err);
 /* The senders return 0, or -1 once the connection failed (later calls are
  * no-ops; cleanup_finish then reports status 4). */
 int cleanup_envelope(struct cleanup_client *c, const struct cleanup_envelope *env);
+
+/* cleanup_queue_id - the ID cleanup gave the queue file in its answer to
+ * the envelope; "" before that, or when it could not create one (the
+ * reason comes with cleanup_finish). */
+const char *cleanup_queue_id(const struct cleanup_client *c);
 int cleanup_rcpt(struct cleanup_client *c, const char *address, const char *orig,
 		 const char *notify);
 int cleanup_data(struct cleanup_client *c, const void *buf, size_t len);

@@ -112,13 +112,14 @@ def test_make_install_layout(tmp_path):
     assert os.access(dest / "usr/sbin/postern", os.X_OK)
     assert os.access(dest / "usr/libexec/postern/master", os.X_OK)
     assert os.access(dest / "usr/libexec/postern/postlogd", os.X_OK)
-    for daemon in ("pickup", "cleanup", "qmgr", "trivial-rewrite", "local", "bounce", "showq"):
+    for daemon in ("pickup", "cleanup", "qmgr", "trivial-rewrite", "local", "bounce", "showq", "smtpd"):
         assert os.access(dest / "usr/libexec/postern" / daemon, os.X_OK), daemon
     for cmd in ("sendmail", "postdrop", "postqueue"):
         assert os.access(dest / "usr/sbin" / cmd, os.X_OK), cmd
     assert os.readlink(dest / "usr/sbin/mailq") == "sendmail"
     assert os.readlink(dest / "usr/sbin/newaliases") == "sendmail"
-    for page in ("man1/sendmail.1", "man1/mailq.1", "man5/aliases.5", "man8/qmgr.8", "man8/local.8"):
+    for page in ("man1/sendmail.1", "man1/mailq.1", "man5/aliases.5", "man8/qmgr.8", "man8/local.8",
+                 "man8/smtpd.8"):
         assert (dest / "usr/share/man" / page).exists(), page
     assert (dest / "usr/share/man/man1/postern.1").exists()
     assert (dest / "etc/postern/main.cf").exists()

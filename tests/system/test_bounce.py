@@ -150,12 +150,14 @@ class FakeCleanup:
     def serve(self, conn):
         frames = []
         self.sessions.append(frames)
-        conn.sendall(encode([("protocol", "cleanup"), ("version", "1")]))
+        conn.sendall(encode([("protocol", "cleanup"), ("version", "2")]))
         while True:
             f = read_frame(conn)
             if f is None:
                 return
             frames.append(f)
+            if dict(f).get("request") == b"envelope":    # version 2: the queue ID
+                conn.sendall(encode([("status", 0), ("queue_id", "TESTID")]))
             if dict(f).get("request") == b"end":
                 break
         conn.sendall(encode([("status", self.status), ("dsn", "4.3.0" if self.status else "2.0.0"),

@@ -115,7 +115,10 @@ build/test-libexec/%: build/obj/tests/services/%.o build/libpostern.a
 TEST_SRCS_test_sendmail = $(filter-out sendmail/sendmail.c,$(wildcard sendmail/*.c))
 TEST_SRCS_test_bounce = $(filter-out bounce/bounce.c,$(wildcard bounce/*.c))
 TEST_SRCS_test_smtpd = $(filter-out smtpd/smtpd.c,$(wildcard smtpd/*.c))
-build/asan/tests/%: build/asan/tests/unit/%.o $$(patsubst %.c,build/asan/%.o,$$(TEST_SRCS_$$*)) build/asan/libpostern.a
+# (a % inside the rule text would be taken for the stem: use a function)
+asan_objs = $(patsubst %.c,build/asan/%.o,$(1))
+fuzz_objs = $(patsubst %.c,build/fuzz/%.o,$(1))
+build/asan/tests/%: build/asan/tests/unit/%.o $$(call asan_objs,$$(TEST_SRCS_$$*)) build/asan/libpostern.a
 	@mkdir -p $(dir $@)
 	@echo "  LD/SAN  $@"
 	@$(CC) $(CFLAGS) $(SANFLAGS) -Wl,--as-needed -o $@ $^ $(CMOCKA_LIBS) $(DEP_LIBS)
@@ -151,11 +154,15 @@ bench: all
 # `make fuzz` builds them; `make fuzz-run FUZZ_SECONDS=600` runs each one,
 # growing its corpus in tests/fuzz/corpus/NAME (kept in git).
 FUZZ_CC    ?= clang
-FUZZFLAGS   = -std=gnu11 -g -O1 $(DEFS) -Ilib -fsanitize=fuzzer-no-link,address,undefined
+FUZZFLAGS   = -std=gnu11 -g -O1 $(DEFS) -Ilib -Ismtpd -fsanitize=fuzzer-no-link,address,undefined
 FUZZ_SRCS   = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS   = $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_LIB_OBJS = $(LIB_SRCS:%.c=build/fuzz/%.o)
 FUZZ_SECONDS ?= 60
+FUZZ_SMTPD   = smtpd/smtpd_parse.c smtpd/smtpd_data.c
+FUZZ_SRCS_fuzz_smtpd_cmd  = $(FUZZ_SMTPD)
+FUZZ_SRCS_fuzz_smtpd_addr = $(FUZZ_SMTPD)
+FUZZ_SRCS_fuzz_smtpd_data = $(FUZZ_SMTPD)
 
 build/fuzz/%.o: %.c $(wildcard lib/*.h) $$(wildcard $$(dir $$*)*.h) makedefs.out build/flags
 	@mkdir -p $(dir $@)
@@ -166,7 +173,7 @@ build/fuzz/libpostern.a: $(FUZZ_LIB_OBJS)
 	@rm -f $@
 	@ar rcs $@ $^
 
-build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $$(patsubst %.c,build/fuzz/%.o,$$(FUZZ_SRCS_fuzz_$$*)) build/fuzz/libpostern.a
+build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $$(call fuzz_objs,$$(FUZZ_SRCS_fuzz_$$*)) build/fuzz/libpostern.a
 	@echo "  LD/FUZZ $@"
 	@$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(DEP_LIBS)
 

@@ -10,7 +10,10 @@
  * smtpd_parse.c     command lines, RFC 5321 paths, ESMTP parameters
  * smtpd_data.c      DATA and BDAT content: an incremental parser that
  *                   takes any split of its input
- * smtpd_check.c     relay control and the local recipient check
+ * smtpd_restrict.c  the restriction lists (smtpd_*_restrictions): a
+ *                   table of restrictions and the evaluator
+ * smtpd_check.c     relay control, the local recipient check, HELO syntax
+ * smtpd_dns.c       does a domain exist (reject_unknown_*_domain)
  * smtpd_peer.c      the client's address and forward-confirmed name
  *
  * Everything but smtpd.c links into tests/unit/test_smtpd.c.
@@ -183,6 +186,10 @@ struct smtpd_session {
 	char queue_id[QID_MAX];
 
 	/* content (DATA or BDAT) */
+	int hold;			/* a HOLD result: queue into hold/ */
+	int discard;			/* a DISCARD result: accept and drop */
+	char *access_denied;		/* smtpd_delay_reject = no: the client's reject */
+
 	struct smtpd_data data;
 	vstr content;			/* parsed content not yet sent to cleanup */
 	long long msg_size;		/* content bytes so far */
@@ -248,6 +255,9 @@ void smtpd_txn_reset(struct smtpd_session *s);
  * rcpt may be NULL) */
 void smtpd_log_reject(const struct smtpd_session *s, const char *stage, const char *reply,
 		      const char *rcpt);
+/* smtpd_log_action - the same with another action ("hold", "discard") */
+void smtpd_log_action(const struct smtpd_session *s, const char *action, const char *stage,
+		      const char *text, const char *rcpt);
 const char *smtpd_proto(const struct smtpd_session *s);	/* "SMTP" or "ESMTP" */
 
 /* ---- smtpd_cmd.c ---------------------------------------------------- */
@@ -268,14 +278,57 @@ int smtpd_check_mynetworks(const char *addr);
  * smtpd_forbid_bare_newline_exclusions) */
 int smtpd_check_list(const char *text, const char *what, const char *addr);
 
-/* smtpd_check_rcpt - relay control and the local recipient check. 0 when
- * the recipient is accepted; else the reply ("554 5.7.1 <a>: Relay access
+/* smtpd_check_rcpt - the restrictions at RCPT (and VRFY): 0 when the
+ * recipient is accepted; else the reply ("554 5.7.1 <a>: Relay access
  * denied") in reply. */
-int smtpd_check_rcpt(const struct smtpd_session *s, const struct smtpd_addr *a, vstr *reply);
+int smtpd_check_rcpt(struct smtpd_session *s, const struct smtpd_addr *a, vstr *reply);
+
+/* smtpd_check_destination - reject_unauth_destination's test: 0 the
+ * domain is local or relayed for anyone, 1 it is not, -1 lookup failure */
+int smtpd_check_destination(const struct smtpd_addr *a);
+
+/* smtpd_check_unlisted - a recipient in a local domain must be a known
+ * user: 0 yes (or not local), -1 with the 550 5.1.1 (or 451) in reply */
+int smtpd_check_unlisted(const struct smtpd_addr *a, vstr *reply);
+
+/* smtpd_valid_helo - a syntactically valid host name or address literal */
+int smtpd_valid_helo(const char *name);
 
 /* smtpd_check_relay_domain - 1 when domain is in $relay_domains, 0 not,
  * -1 a table could not be read. */
 int smtpd_check_relay_domain(const char *domain);
+
+/* ---- smtpd_restrict.c ----------------------------------------------- */
+
+/* what a restriction list is about (and what its replies name) */
+enum smtpd_rclass {
+	SMTPD_RC_CLIENT, SMTPD_RC_HELO, SMTPD_RC_SENDER, SMTPD_RC_RECIPIENT,
+	SMTPD_RC_DATA, SMTPD_RC_EOD,
+};
+
+/* smtpd_restrict - evaluates the list of cls (not RECIPIENT): subject is
+ * the HELO name or sender being offered (else unused). 0 permitted, -1
+ * with the reply (reject, defer, configuration error) in reply. HOLD and
+ * DISCARD results are logged and set s->hold and s->discard. */
+int smtpd_restrict(struct smtpd_session *s, enum smtpd_rclass cls, const char *subject,
+		   vstr *reply);
+
+/* smtpd_restrict_reply - smtpd_restrict, and when it refuses: the reject
+ * logged at stage s->where, the reply sent, and for the client list
+ * s->access_denied set (every later command but QUIT gets 503). */
+int smtpd_restrict_reply(struct smtpd_session *s, enum smtpd_rclass cls, const char *subject);
+
+/* smtpd_restrict_rcpt - at RCPT: with smtpd_delay_reject the client,
+ * helo and sender lists, then smtpd_relay_restrictions, then
+ * smtpd_recipient_restrictions, then the unlisted recipient check. */
+int smtpd_restrict_rcpt(struct smtpd_session *s, const struct smtpd_addr *rcpt, vstr *reply);
+
+/* ---- smtpd_dns.c ------------------------------------------------------ */
+
+/* smtpd_dns_domain - the domain has an MX, A or AAAA record: 1, 0 not,
+ * -1 the DNS failed. smtpd_dns_hook, when set, answers instead. */
+int smtpd_dns_domain(const char *domain);
+extern int (*smtpd_dns_hook)(const char *domain);
 
 /* ---- smtpd_peer.c --------------------------------------------------- */
 

@@ -1,11 +1,10 @@
-/* smtpd_check - who may send mail where: relay control and local users.
- *
- * Until the restriction lists (smtpd_*_restrictions) exist, one fixed
- * evaluation stands for Postfix's defaults
- *     smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
- *     smtpd_reject_unlisted_recipient = yes (local_recipient_maps = passwd
- *         and $alias_maps)
- * so that with an empty main.cf postern relays for nobody but itself.
+/* smtpd_check - who may send mail where: the tests behind the
+ * restrictions of smtpd_restrict.c (reject_unauth_destination and the
+ * unlisted recipient check, Postfix's smtpd_reject_unlisted_recipient =
+ * yes with local_recipient_maps = passwd and $alias_maps), and HELO name
+ * syntax. With the default smtpd_relay_restrictions (permit_mynetworks,
+ * reject_unauth_destination) and an empty main.cf postern relays for
+ * nobody but itself.
  *
  * The destination is the domain after the final '@' of the parsed path
  * (a source route is already gone, a quoted local part is a local part),
@@ -137,40 +136,86 @@ static int routing_chars(const char *local)
 	return strpbrk(local, "@%!") != NULL;
 }
 
-int smtpd_check_rcpt(const struct smtpd_session *s, const struct smtpd_addr *a, vstr *reply)
+int smtpd_check_destination(const struct smtpd_addr *a)
+{
+	const char *domain = *a->domain ? a->domain : conf_str("myorigin");
+	int local = a->literal ? 0 : rewrite_is_local_domain(domain), relay;
+
+	if (local != 0)
+		return local < 0 ? -1 : 0;
+	relay = a->literal ? 0 : smtpd_check_relay_domain(domain);
+	if (relay < 0)
+		return -1;
+	return relay == 0 || routing_chars(a->local) ? 1 : 0;
+}
+
+int smtpd_check_unlisted(const struct smtpd_addr *a, vstr *reply)
 {
 	const char *domain = *a->domain ? a->domain : conf_str("myorigin");
 	int local = a->literal ? 0 : rewrite_is_local_domain(domain);
 
-	vstr_reset(reply);
-	if (local < 0) {
+	if (local == 0)
+		return 0;
+	switch (local < 0 ? -1 : local_user_known(a->local)) {
+	case 1:
+		return 0;
+	case 0:
+		vstr_cpyf(reply, "550 5.1.1 <%s>: Recipient address rejected: "
+			  "User unknown in local recipient table", a->addr);
+		return -1;
+	default:
 		vstr_cpyf(reply, "451 4.3.0 <%s>: Temporary lookup failure", a->addr);
 		return -1;
 	}
-	if (!local && !s->in_mynetworks) {
-		int relay = a->literal ? 0 : smtpd_check_relay_domain(domain);
+}
 
-		if (relay < 0) {
-			vstr_cpyf(reply, "451 4.3.0 <%s>: Temporary lookup failure", a->addr);
-			return -1;
-		}
-		if (relay == 0 || routing_chars(a->local)) {
-			vstr_cpyf(reply, "554 5.7.1 <%s>: Relay access denied", a->addr);
-			return -1;
-		}
+/* label_ok - one DNS label: letters, digits, '-' and '_', no '-' at
+ * either end, 1..63 bytes */
+static int label_ok(const char *p, size_t n)
+{
+	if (n == 0 || n > 63 || p[0] == '-' || p[n - 1] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)p[i]) && p[i] != '-' && p[i] != '_')
+			return 0;
+	return 1;
+}
+
+int smtpd_valid_helo(const char *name)
+{
+	size_t len = strlen(name);
+	const char *end;
+	struct smtpd_addr a;
+	const char *why;
+	char *path;
+	int ok;
+
+	if (name[0] == '[') {	/* an address literal: parse it as a path would */
+		path = xasprintf("<x@%s>", name);
+		ok = smtpd_parse_path(path, 0, &a, &end, &why) == 0 && *end == 0 && a.literal;
+		if (ok)
+			smtpd_addr_free(&a);
+		free(path);
+		return ok;
 	}
-	if (local) {
-		switch (local_user_known(a->local)) {
-		case 1:
-			break;
-		case 0:
-			vstr_cpyf(reply, "550 5.1.1 <%s>: Recipient address rejected: "
-				  "User unknown in local recipient table", a->addr);
-			return -1;
-		default:
-			vstr_cpyf(reply, "451 4.3.0 <%s>: Temporary lookup failure", a->addr);
-			return -1;
-		}
+	if (len > 0 && name[len - 1] == '.')
+		len--;
+	if (len == 0 || len > 255)
+		return 0;
+	for (const char *p = name, *stop = name + len; p < stop;) {
+		const char *dot = memchr(p, '.', (size_t)(stop - p));
+		size_t n = dot ? (size_t)(dot - p) : (size_t)(stop - p);
+
+		if (!label_ok(p, n))
+			return 0;
+		p += n + (dot != NULL);
+		if (dot && p == stop)
+			return 0;
 	}
-	return 0;
+	return 1;
+}
+
+int smtpd_check_rcpt(struct smtpd_session *s, const struct smtpd_addr *a, vstr *reply)
+{
+	return smtpd_restrict_rcpt(s, a, reply);
 }

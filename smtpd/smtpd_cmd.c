@@ -75,6 +75,23 @@ static int syn_helo(struct smtpd_session *s, const char *args, struct cmd_args *
 	return 0;
 }
 
+/* helo_refused - smtpd_delay_reject = no: smtpd_helo_restrictions now */
+static int helo_refused(struct smtpd_session *s, const char *args)
+{
+	size_t len = strlen(args);
+	char *name;
+	int ret;
+
+	if (conf_bool("smtpd_delay_reject"))
+		return 0;
+	while (len > 0 && args[len - 1] == ' ')
+		len--;
+	name = xstrndup(args, len);
+	ret = smtpd_restrict_reply(s, SMTPD_RC_HELO, name) < 0;
+	free(name);
+	return ret;
+}
+
 static void greeted(struct smtpd_session *s, const char *args, int esmtp)
 {
 	size_t len = strlen(args);
@@ -91,6 +108,8 @@ static void greeted(struct smtpd_session *s, const char *args, int esmtp)
 static int act_helo(struct smtpd_session *s, const char *args, struct cmd_args *a)
 {
 	(void)a;
+	if (helo_refused(s, args))
+		return -1;
 	greeted(s, args, 0);
 	smtpd_reply(s, "250 %s", conf_str("myhostname"));
 	return 0;
@@ -121,6 +140,8 @@ static int act_ehlo(struct smtpd_session *s, const char *args, struct cmd_args *
 	struct argv kw = ARGV_INIT;
 
 	(void)a;
+	if (helo_refused(s, args))
+		return -1;
 	greeted(s, args, 1);
 	ehlo_keywords(&kw);
 	smtpd_reply(s, "250-%s", conf_str("myhostname"));
@@ -265,6 +286,11 @@ static int act_mail(struct smtpd_session *s, const char *args, struct cmd_args *
 		}
 	}
 	s->sender = xstrdup(a->addr.addr);
+	if (!conf_bool("smtpd_delay_reject")
+	    && smtpd_restrict_reply(s, SMTPD_RC_SENDER, s->sender) < 0) {
+		smtpd_txn_reset(s);
+		return -1;
+	}
 	s->state = SMTPD_ST_MAIL;
 	smtpd_reply(s, "250 2.1.0 Ok");
 	return 0;
@@ -383,6 +409,8 @@ static int act_data(struct smtpd_session *s, const char *args, struct cmd_args *
 		smtpd_reply(s, "503 5.5.1 Error: BODY=BINARYMIME requires BDAT");
 		return -1;
 	}
+	if (smtpd_restrict_reply(s, SMTPD_RC_DATA, NULL) < 0)
+		return -1;
 	if (smtpd_txn_open(s, SMTPD_DATA_DOT) < 0) {
 		smtpd_reply(s, "451 4.3.0 Error: queue file write error");
 		return -1;
@@ -699,6 +727,11 @@ void smtpd_cmd_dispatch(struct smtpd_session *s, const char *line, size_t len, u
 	if (pipelining_violation(s, cmd)) {
 		smtpd_reply(s, "554 5.5.0 Error: SMTP protocol synchronization");
 		s->hangup = 1;
+		return;
+	}
+	if (s->access_denied && cmd->action != act_quit) {
+		smtpd_reply(s, "503 5.7.0 Error: access denied for %s", s->namaddr);
+		s->error_count++;
 		return;
 	}
 	if (!(s->state & cmd->states)) {

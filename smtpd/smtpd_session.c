@@ -83,6 +83,7 @@ void smtpd_session_free(struct smtpd_session *s)
 	free(s->namaddr);
 	free(s->rfc_addr);
 	free(s->helo);
+	free(s->access_denied);
 	free(s->ibuf);
 	vstr_release(&s->out);
 	vstr_release(&s->content);
@@ -310,6 +311,9 @@ void smtpd_session_run(struct smtpd_session *s)
 	msg_info("connect from %s", s->namaddr);
 	if (early_talker(s)) {
 		s->hangup = 1;
+	} else if (!conf_bool("smtpd_delay_reject")
+		   && smtpd_restrict_reply(s, SMTPD_RC_CLIENT, NULL) < 0) {
+		s->error_count++;	/* the reject replaces the greeting */
 	} else {
 		smtpd_reply(s, "220 %s", conf_str("smtpd_banner"));
 	}

@@ -26,13 +26,13 @@ const char *smtpd_proto(const struct smtpd_session *s)
 	return s->esmtp ? "ESMTP" : "SMTP";
 }
 
-void smtpd_log_reject(const struct smtpd_session *s, const char *stage, const char *reply,
-		       const char *rcpt)
+void smtpd_log_action(const struct smtpd_session *s, const char *action, const char *stage,
+		      const char *text, const char *rcpt)
 {
 	vstr line = VSTR_INIT;
 
-	vstr_catf(&line, "%s: reject: %s from %s: %s;", *s->queue_id ? s->queue_id : "NOQUEUE",
-		  stage, s->namaddr, reply);
+	vstr_catf(&line, "%s: %s: %s from %s: %s;", *s->queue_id ? s->queue_id : "NOQUEUE",
+		  action, stage, s->namaddr, text);
 	if (s->sender)
 		vstr_catf(&line, " from=<%s>", s->sender);
 	if (rcpt)
@@ -42,6 +42,12 @@ void smtpd_log_reject(const struct smtpd_session *s, const char *stage, const ch
 		vstr_catf(&line, " helo=<%s>", s->helo);
 	msg_info("%s", vstr_str(&line));
 	vstr_release(&line);
+}
+
+void smtpd_log_reject(const struct smtpd_session *s, const char *stage, const char *reply,
+		       const char *rcpt)
+{
+	smtpd_log_action(s, "reject", stage, reply, rcpt);
 }
 
 static void rfc5322_date(char *buf, size_t size)
@@ -91,6 +97,8 @@ int smtpd_txn_open(struct smtpd_session *s, enum smtpd_data_mode mode)
 	env.origin = s->stand_alone ? "local" : "smtp";
 	env.uid = s->uid;
 	env.flags = s->stand_alone ? CLEANUP_FLAG_LOCAL : 0;
+	if (s->hold)
+		env.flags |= CLEANUP_FLAG_HOLD;
 	env.envid = s->envid;
 	env.ret = s->ret;
 	env.body_type = s->body_type;
@@ -168,6 +176,12 @@ int smtpd_txn_finish(struct smtpd_session *s)
 		vstr_cpy(&reply, "552 5.3.4 Error: message file too big");
 	} else if (refusing(s)) {
 		bare_reply(s, &reply);
+	} else if (smtpd_restrict(s, SMTPD_RC_EOD, NULL, &reply) < 0) {
+		;	/* the reply says why */
+	} else if (s->discard) {
+		/* DISCARD: the client hears "queued", the file is aborted */
+		vstr_cpyf(&reply, "250 2.0.0 Ok: queued as %s", s->queue_id);
+		ret = 0;
 	} else {
 		cleanup_finish(s->cleanup, &res);
 		s->cleanup = NULL;
@@ -211,6 +225,7 @@ void smtpd_txn_reset(struct smtpd_session *s)
 	s->msg_size = 0;
 	s->too_big = 0;
 	s->bdat_failed = 0;
+	s->hold = s->discard = 0;
 	vstr_reset(&s->content);
 	if (s->state & (SMTPD_ST_MAIL | SMTPD_ST_RCPT | SMTPD_ST_BDAT))
 		s->state = SMTPD_ST_HELO;

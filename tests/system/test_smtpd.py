@@ -3,8 +3,10 @@ against an instance's SMTP listener on 127.0.0.1, mail delivered to
 Maildirs, and the dialogue's hostile cases: the open-relay tricks from a
 client outside mynetworks (the socket bound to 127.0.0.2), SMTP smuggling
 sequences, pipelining violations, NUL and 8-bit commands, overlong lines,
-thousands of recipients, timeouts and slow or vanishing clients. Also
-sendmail -bs (smtpd -S) driven over a pipe.
+thousands of recipients, timeouts and slow or vanishing clients; the
+restriction lists (access tables with REJECT/HOLD/DISCARD/4xx, client
+access by address, HELO syntax). Also sendmail -bs (smtpd -S) driven over
+a pipe.
 """
 import os
 import re
@@ -681,3 +683,124 @@ def test_sendmail_bs_without_cleanup_access_is_451(inst):
     assert rc == 0
     # the user sees why, as from sendmail; not the connect/disconnect lines
     assert b"smtpd: warning: connect to cleanup service " in err and b"connect from" not in err, err
+
+
+# -- restriction lists -------------------------------------------------------
+
+ACCESS = """reject@far.example   REJECT go away
+hold@far.example     HOLD
+discard@far.example  DISCARD
+busy@far.example     451 4.7.0 try again later
+"""
+
+
+def send_one(c, rcpt, body=b"Subject: t\r\n\r\nx\r\n.\r\n"):
+    """MAIL, RCPT and DATA on a greeted client; returns the final reply."""
+    assert c.cmd("MAIL FROM:<a@example.org>")[0] == 250
+    code, text = c.cmd(f"RCPT TO:<{rcpt}>")
+    assert code == 250, text
+    assert c.cmd("DATA")[0] == 354
+    return c.cmd(body)
+
+
+def files_in(inst, d):
+    return [f for _, _, fs in os.walk(os.path.join(inst.queue, d)) for f in fs]
+
+
+@pytest.mark.parametrize("typ", ["hash", "texthash"])
+def test_check_recipient_access(inst, typ):
+    inst.init()
+    inst.write("access", ACCESS)
+    path = os.path.join(inst.dir, "access")
+    if typ == "hash":
+        inst.cmd("map", f"hash:{path}")
+    inst.cmd("conf", "-e", "mynetworks=127.0.0.1/32", "smtpd_error_sleep_time=0",
+             f"smtpd_recipient_restrictions=check_recipient_access {typ}:{path}")
+    inst.start()
+    c = greeted(inst)
+    assert c.cmd("MAIL FROM:<a@example.org>")[0] == 250
+    assert c.cmd("RCPT TO:<reject@far.example>") == (
+        554, "554 5.7.1 <reject@far.example>: Recipient address rejected: go away")
+    assert c.cmd("RCPT TO:<busy@far.example>") == (
+        451, "451 4.7.0 <busy@far.example>: Recipient address rejected: try again later")
+    assert c.cmd("RSET")[0] == 250
+    # DISCARD: the client hears "queued", nothing is
+    code, text = send_one(c, "discard@far.example")
+    assert code == 250 and "queued as" in text, text
+    # HOLD: the message waits in hold/
+    code, text = send_one(c, "hold@far.example")
+    assert code == 250 and "queued as" in text, text
+    qid = text.rsplit(" ", 1)[1]
+    assert c.cmd("QUIT")[0] == 221
+    inst.wait_log("disconnect from localhost[127.0.0.1]")
+    wait_for(lambda: files_in(inst, "hold"), what="the held message")
+    assert files_in(inst, "hold") == [qid]
+    time.sleep(0.5)
+    assert queue_files(inst) == [qid], queue_files(inst)
+    log = inst.log()
+    assert "NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 554 5.7.1 <reject@far.example>: " \
+           "Recipient address rejected: go away; from=<a@example.org> to=<reject@far.example> " \
+           "proto=ESMTP helo=<client.example>" in log, log
+    assert "NOQUEUE: discard: RCPT from localhost[127.0.0.1]: <discard@far.example>: Recipient " \
+           "address triggers DISCARD action; from=<a@example.org> to=<discard@far.example>" in log, log
+    assert "NOQUEUE: hold: RCPT from localhost[127.0.0.1]: <hold@far.example>: Recipient " \
+           "address triggers HOLD action;" in log, log
+
+
+def test_check_client_access_by_address(inst):
+    inst.init()
+    inst.write("clients", f"{OUTSIDE}  REJECT no mail from you\n")
+    path = os.path.join(inst.dir, "clients")
+    inst.cmd("conf", "-e", "mynetworks=127.0.0.1/32", "smtpd_error_sleep_time=0",
+             f"smtpd_client_restrictions=check_client_access texthash:{path}")
+    inst.start()
+    host = myhostname(inst)
+    c = greeted(inst, source=OUTSIDE)
+    assert c.cmd("MAIL FROM:<a@example.org>")[0] == 250
+    assert c.cmd(f"RCPT TO:<root@{host}>") == (
+        554, f"554 5.7.1 <unknown[{OUTSIDE}]>: Client host rejected: no mail from you")
+    c.cmd("QUIT")
+    c = greeted(inst)
+    assert c.cmd("MAIL FROM:<a@example.org>")[0] == 250
+    assert c.cmd(f"RCPT TO:<root@{host}>")[0] == 250
+    c.cmd("QUIT")
+    inst.wait_log("disconnect from localhost[127.0.0.1]")
+    assert f"NOQUEUE: reject: RCPT from unknown[{OUTSIDE}]: 554 5.7.1 <unknown[{OUTSIDE}]>: " \
+           f"Client host rejected: no mail from you; from=<a@example.org> to=<root@{host}> " \
+           f"proto=ESMTP helo=<client.example>" in inst.log()
+
+
+def test_helo_restrictions_invalid_hostname(inst):
+    host = started(inst, "smtpd_error_sleep_time=0",
+                   "smtpd_helo_restrictions=reject_invalid_helo_hostname")
+    c = greeted(inst, helo="bad_host!")
+    assert c.cmd("MAIL FROM:<a@example.org>")[0] == 250
+    assert c.cmd(f"RCPT TO:<root@{host}>") == (
+        501, "501 5.5.2 <bad_host!>: Helo command rejected: Invalid name")
+    c.cmd("QUIT")
+    c = greeted(inst, helo="good.example")
+    assert c.cmd("MAIL FROM:<a@example.org>")[0] == 250
+    assert c.cmd(f"RCPT TO:<root@{host}>")[0] == 250
+    c.cmd("QUIT")
+    # smtpd_delay_reject = no: refused at EHLO itself
+    inst.stop()
+    inst.cmd("conf", "-e", "smtpd_delay_reject=no")
+    inst.start()
+    c = Client(inst.port)
+    assert c.reply()[0] == 220
+    assert c.cmd("EHLO bad_host!") == (501, "501 5.5.2 <bad_host!>: Helo command rejected: Invalid name")
+    c.cmd("QUIT")
+
+
+def test_default_restrictions_still_refuse_relay(inst):
+    host = started(inst, "mynetworks=127.0.0.1/32", "smtpd_error_sleep_time=0")
+    assert inst.cmd("conf", "-h", "smtpd_relay_restrictions").stdout.strip() == \
+        "permit_mynetworks, reject_unauth_destination"
+    c = greeted(inst, source=OUTSIDE)
+    assert c.cmd("MAIL FROM:<a@example.org>")[0] == 250
+    assert c.cmd("RCPT TO:<user@other.example>") == (
+        554, "554 5.7.1 <user@other.example>: Relay access denied")
+    assert c.cmd(f"RCPT TO:<root@{host}>")[0] == 250
+    c.cmd("QUIT")
+    inst.wait_log(f"disconnect from unknown[{OUTSIDE}]")
+    assert queue_files(inst) == []

@@ -4,7 +4,10 @@
  * content parser fed at every split point and a byte at a time (dot
  * unstuffing, bare CR/LF, the smuggling sequences, CRLF.CRLF as the only
  * end), and whole dialogues through the command table on a socketpair
- * (everything before DATA: states, syntax, relay control, limits). */
+ * (everything before DATA: states, syntax, relay control, limits), and
+ * the restriction lists: each restriction, each access table result,
+ * smtpd_delay_reject on and off, first-match order, configuration errors,
+ * with the log lines they write. */
 #include <pwd.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -510,9 +513,9 @@ static int setup(void **state)
 	return 0;
 }
 
-/* dialogue - plays script to a session for a client at addr; returns the
- * replies (malloc'ed) */
-static char *dialogue(const char *addr, const char *script, size_t len)
+/* dialogue_named - plays script to a session for a client name[addr];
+ * returns the replies (malloc'ed) */
+static char *dialogue_named(const char *name, const char *addr, const char *script, size_t len)
 {
 	struct smtpd_session s;
 	int sv[2];
@@ -524,7 +527,7 @@ static char *dialogue(const char *addr, const char *script, size_t len)
 	assert_int_equal(write(sv[0], script, len), (ssize_t)len);
 	shutdown(sv[0], SHUT_WR);
 	smtpd_session_init(&s, sv[1], sv[1], 0);
-	smtpd_session_client(&s, "client.example", addr, "1234");
+	smtpd_session_client(&s, name, addr, "1234");
 	smtpd_session_run(&s);
 	smtpd_session_free(&s);
 	close(sv[1]);
@@ -532,6 +535,11 @@ static char *dialogue(const char *addr, const char *script, size_t len)
 		vstr_ncat(&out, buf, (size_t)n);
 	close(sv[0]);
 	return vstr_steal(&out);
+}
+
+static char *dialogue(const char *addr, const char *script, size_t len)
+{
+	return dialogue_named("client.example", addr, script, len);
 }
 
 #define DIALOGUE(addr, lit) dialogue(addr, lit, sizeof(lit) - 1)
@@ -857,6 +865,342 @@ static void test_dialogue_lost(void **state)
 	free(r);
 }
 
+/* ---- restriction lists ------------------------------------------------- */
+
+static char table_path[] = "/tmp/test_smtpd_access.XXXXXX";
+static char log_path[] = "/tmp/test_smtpd_log.XXXXXX";
+
+static const char access_table[] =
+	"reject@x.example REJECT go away\n"
+	"defer@x.example DEFER try later\n"
+	"dunno@x.example DUNNO\n"
+	"ok@x.example OK\n"
+	"hold@x.example HOLD\n"
+	"discard@x.example DISCARD\n"
+	"code@x.example 451 4.7.0 busy\n"
+	"code5@x.example 553 nope\n"
+	"weird@x.example FROB\n"
+	"blocked.example REJECT\n"
+	".sub2.example REJECT subdomain\n"
+	"user@ REJECT by localpart\n"
+	"mynets.example permit_mynetworks\n"
+	"192.0.2.1 REJECT by address\n"
+	"192.0.2 REJECT by net\n"
+	"named.example OK\n"
+	"helo.bad.example REJECT bad helo\n"
+	"badparent.example REJECT\n"
+	"<> REJECT null sender\n";
+
+/* dns_fake - the DNS for reject_unknown_*_domain: no query leaves */
+static int dns_fake(const char *domain)
+{
+	if (strcmp(domain, "good.example") == 0)
+		return 1;
+	return strcmp(domain, "fail.example") == 0 ? -1 : 0;
+}
+
+static int setup_restrict(void **state)
+{
+	int fd;
+
+	setup(state);
+	fd = mkstemp(table_path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, access_table, sizeof(access_table) - 1),
+			 (ssize_t)sizeof(access_table) - 1);
+	close(fd);
+	fd = mkstemp(log_path);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(msg_to_file("test_smtpd", log_path), 0);
+	smtpd_dns_hook = dns_fake;
+	conf_override("smtpd_hard_error_limit", "100");
+	return 0;
+}
+
+static int teardown_restrict(void **state)
+{
+	(void)state;
+	msg_init("test_smtpd");
+	unlink(table_path);
+	unlink(log_path);
+	memcpy(table_path + strlen(table_path) - 6, "XXXXXX", 6);
+	memcpy(log_path + strlen(log_path) - 6, "XXXXXX", 6);
+	smtpd_dns_hook = NULL;
+	return 0;
+}
+
+/* logged - the log has a line containing text */
+static void logged(const char *text)
+{
+	FILE *f = fopen(log_path, "r");
+	char line[2048];
+	int found = 0;
+
+	assert_non_null(f);
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, text) != NULL;
+	fclose(f);
+	if (!found)
+		fail_msg("not logged: %s", text);
+}
+
+/* with - sets a restriction list, the table's name written for the word "T" */
+static void with(const char *param, const char *value)
+{
+	vstr v = VSTR_INIT;
+
+	for (const char *p = value; *p; p++)
+		if (*p == 'T' && (p[1] == 0 || p[1] == ',') && p > value && p[-1] == ' ')
+			vstr_catf(&v, "texthash:%s", table_path);
+		else
+			vstr_catc(&v, *p);
+	conf_override(param, vstr_str(&v));
+	vstr_release(&v);
+}
+
+#define RCPT_DIALOGUE(addr, rcpt) DIALOGUE(addr, "EHLO c.example\r\nMAIL FROM:<a@b.example>\r\n" \
+					   "RCPT TO:<" rcpt ">\r\nQUIT\r\n")
+
+/* rcpt_reply - the reply to one RCPT from 192.0.2.1 starts with want */
+static void rcpt_reply(const char *addr, const char *rcpt, const char *want)
+{
+	vstr script = VSTR_INIT;
+	char *r;
+
+	vstr_catf(&script, "EHLO c.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<%s>\r\nQUIT\r\n", rcpt);
+	r = dialogue(addr, vstr_str(&script), vstr_len(&script));
+	replies_are(r, "220 ", "250 CHUNKING", "250 2.1.0 Ok", want, "221 ", NULL);
+	free(r);
+	vstr_release(&script);
+}
+
+static void test_restrict_basic(void **state)
+{
+	(void)state;
+	/* the defaults: relay for mynetworks only; recipient list "permit"
+	 * cannot override the relay list */
+	with("smtpd_recipient_restrictions", "permit");
+	rcpt_reply("192.0.2.1", "u@other.example", "554 5.7.1 <u@other.example>: Relay access denied");
+	rcpt_reply("127.0.0.1", "u@other.example", "250 2.1.5 Ok");
+	with("smtpd_relay_restrictions", "permit");
+	rcpt_reply("192.0.2.1", "u@other.example", "250 2.1.5 Ok");
+	rcpt_reply("192.0.2.1", "nosuch@mx.example", "550 5.1.1 <nosuch@mx.example>: Recipient address "
+		   "rejected: User unknown in local recipient table");
+	with("smtpd_relay_restrictions", "reject");
+	rcpt_reply("127.0.0.1", "root@mx.example",
+		   "554 5.7.1 <root@mx.example>: Recipient address rejected: Access denied");
+	logged("NOQUEUE: reject: RCPT from client.example[127.0.0.1]: 554 5.7.1 <root@mx.example>: "
+	       "Recipient address rejected: Access denied; from=<a@b.example> to=<root@mx.example> "
+	       "proto=ESMTP helo=<c.example>");
+	with("smtpd_relay_restrictions", "defer");
+	rcpt_reply("127.0.0.1", "root@mx.example",
+		   "450 4.7.1 <root@mx.example>: Recipient address rejected: Access denied");
+	with("smtpd_relay_restrictions", "defer_unauth_destination");
+	rcpt_reply("192.0.2.1", "u@other.example", "450 4.7.1 <u@other.example>: Relay access denied");
+	rcpt_reply("192.0.2.1", "root@mx.example", "250 2.1.5 Ok");
+	/* first match wins */
+	with("smtpd_relay_restrictions", "permit, reject");
+	rcpt_reply("192.0.2.1", "u@other.example", "250 2.1.5 Ok");
+	with("smtpd_relay_restrictions", "reject, permit");
+	rcpt_reply("192.0.2.1", "root@mx.example", "554 5.7.1 <root@mx.example>: Recipient address rejected");
+	with("smtpd_relay_restrictions", "reject_unlisted_recipient, reject");
+	rcpt_reply("127.0.0.1", "nosuch@mx.example", "550 5.1.1 <nosuch@mx.example>: ");
+	rcpt_reply("127.0.0.1", "root@mx.example", "554 5.7.1 <root@mx.example>: ");
+	with("smtpd_relay_restrictions", "reject_non_fqdn_recipient, permit");
+	rcpt_reply("192.0.2.1", "u@nodot", "504 5.5.2 <u@nodot>: Recipient address rejected: "
+		   "need fully-qualified address");
+	rcpt_reply("192.0.2.1", "u@[192.0.2.9]", "250 2.1.5 Ok");
+	with("smtpd_relay_restrictions", "reject_unknown_recipient_domain, permit");
+	rcpt_reply("192.0.2.1", "u@good.example", "250 2.1.5 Ok");
+	rcpt_reply("192.0.2.1", "u@bad.example", "450 4.1.2 <u@bad.example>: Recipient address rejected: "
+		   "Domain not found");
+	rcpt_reply("192.0.2.1", "u@fail.example", "450 4.1.2 <u@fail.example>: ");
+	rcpt_reply("192.0.2.1", "root@mx.example", "250 2.1.5 Ok");
+}
+
+static void test_restrict_config_error(void **state)
+{
+	(void)state;
+	with("smtpd_relay_restrictions", "permit_mynetworks, bogus_restriction");
+	rcpt_reply("192.0.2.1", "root@mx.example", "451 4.3.5 Server configuration error");
+	logged("warning: smtpd_relay_restrictions: unknown restriction \"bogus_restriction\"");
+	logged("NOQUEUE: reject: RCPT from client.example[192.0.2.1]: 451 4.3.5 Server configuration error;");
+	/* a list that decides before the bad name never reaches it */
+	rcpt_reply("127.0.0.1", "root@mx.example", "250 2.1.5 Ok");
+	with("smtpd_relay_restrictions", "check_recipient_access");
+	rcpt_reply("127.0.0.1", "root@mx.example", "451 4.3.5 ");
+	logged("smtpd_relay_restrictions: missing table after restriction \"check_recipient_access\"");
+	with("smtpd_relay_restrictions", "check_recipient_access T");
+	rcpt_reply("127.0.0.1", "weird@x.example", "451 4.3.5 ");
+	logged("unknown access result \"FROB\"");
+	with("smtpd_relay_restrictions", "check_recipient_access texthash:/nonexistent/table");
+	rcpt_reply("127.0.0.1", "root@mx.example", "451 4.3.5 ");
+}
+
+static void test_restrict_recipient_access(void **state)
+{
+	(void)state;
+	with("smtpd_relay_restrictions", "check_recipient_access T, defer");
+	rcpt_reply("192.0.2.1", "reject@x.example", "554 5.7.1 <reject@x.example>: Recipient address "
+		   "rejected: go away");
+	rcpt_reply("192.0.2.1", "defer@x.example", "450 4.7.1 <defer@x.example>: Recipient address "
+		   "rejected: try later");
+	rcpt_reply("192.0.2.1", "dunno@x.example", "450 4.7.1 <dunno@x.example>: Recipient address "
+		   "rejected: Access denied");
+	rcpt_reply("192.0.2.1", "ok@x.example", "250 2.1.5 Ok");
+	rcpt_reply("192.0.2.1", "OK@X.Example", "250 2.1.5 Ok");
+	/* HOLD goes on to the next restriction; DISCARD permits */
+	rcpt_reply("192.0.2.1", "hold@x.example", "450 4.7.1 <hold@x.example>:");
+	logged("NOQUEUE: hold: RCPT from client.example[192.0.2.1]: <hold@x.example>: Recipient address "
+	       "triggers HOLD action; from=<a@b.example> to=<hold@x.example> proto=ESMTP helo=<c.example>");
+	rcpt_reply("192.0.2.1", "discard@x.example", "250 2.1.5 Ok");
+	logged("NOQUEUE: discard: RCPT from client.example[192.0.2.1]: <discard@x.example>: Recipient "
+	       "address triggers DISCARD action;");
+	rcpt_reply("192.0.2.1", "code@x.example", "451 4.7.0 <code@x.example>: Recipient address rejected: busy");
+	rcpt_reply("192.0.2.1", "code5@x.example", "553 5.7.1 <code5@x.example>: Recipient address "
+		   "rejected: nope");
+	rcpt_reply("192.0.2.1", "a@blocked.example", "554 5.7.1 <a@blocked.example>: Recipient address "
+		   "rejected: Access denied");
+	rcpt_reply("192.0.2.1", "a@deep.blocked.example", "554 5.7.1 <a@deep.blocked.example>:");
+	rcpt_reply("192.0.2.1", "a@y.sub2.example", "554 5.7.1 <a@y.sub2.example>: Recipient address "
+		   "rejected: subdomain");
+	rcpt_reply("192.0.2.1", "a@sub2.example", "450 4.7.1 <a@sub2.example>:");
+	rcpt_reply("192.0.2.1", "user@any.example", "554 5.7.1 <user@any.example>: Recipient address "
+		   "rejected: by localpart");
+	/* a result that names a restriction */
+	rcpt_reply("127.0.0.1", "u@mynets.example", "250 2.1.5 Ok");
+	rcpt_reply("192.0.2.1", "u@mynets.example", "450 4.7.1 <u@mynets.example>:");
+}
+
+static void test_restrict_client_helo_sender_access(void **state)
+{
+	static const char one_rcpt[] = "EHLO c.example\r\nMAIL FROM:<>\r\nRCPT TO:<root@mx.example>\r\n";
+	char *r;
+
+	(void)state;
+	with("smtpd_client_restrictions", "check_client_access T");
+	rcpt_reply("192.0.2.1", "root@mx.example", "554 5.7.1 <client.example[192.0.2.1]>: Client host "
+		   "rejected: by address");
+	r = dialogue_named("unknown", "192.0.2.9", one_rcpt, sizeof(one_rcpt) - 1);
+	replies_are(r, "220 ", "250 CHUNKING", "250 2.1.0 Ok", "554 5.7.1 <unknown[192.0.2.9]>: "
+		    "Client host rejected: by net", NULL);
+	free(r);
+	with("smtpd_client_restrictions", "check_client_access T, reject");
+	r = dialogue_named("named.example", "198.51.100.1", one_rcpt, sizeof(one_rcpt) - 1);
+	replies_are(r, "220 ", "250 CHUNKING", "250 2.1.0 Ok", "250 2.1.5 Ok", NULL);
+	free(r);
+	conf_override("smtpd_client_restrictions", "");
+	with("smtpd_helo_restrictions", "check_helo_access T");
+	r = DIALOGUE("192.0.2.1", "EHLO helo.bad.example\r\nMAIL FROM:<>\r\nRCPT TO:<root@mx.example>\r\n"
+		     "EHLO x.badparent.example\r\nMAIL FROM:<>\r\nRCPT TO:<root@mx.example>\r\n");
+	replies_are(r, "220 ", "250 CHUNKING", "250 2.1.0 Ok",
+		    "554 5.7.1 <helo.bad.example>: Helo command rejected: bad helo",
+		    "250 CHUNKING", "250 2.1.0 Ok",
+		    "554 5.7.1 <x.badparent.example>: Helo command rejected: Access denied", NULL);
+	free(r);
+	conf_override("smtpd_helo_restrictions", "");
+	with("smtpd_sender_restrictions", "check_sender_access T");
+	r = DIALOGUE("192.0.2.1", "EHLO c.example\r\nMAIL FROM:<reject@x.example>\r\nRCPT TO:<root@mx.example>\r\n"
+		     "RSET\r\nMAIL FROM:<>\r\nRCPT TO:<root@mx.example>\r\n"
+		     "RSET\r\nMAIL FROM:<ok@x.example>\r\nRCPT TO:<root@mx.example>\r\n");
+	replies_are(r, "220 ", "250 CHUNKING", "250 2.1.0 Ok",
+		    "554 5.7.1 <reject@x.example>: Sender address rejected: go away", "250 2.0.0 Ok",
+		    "250 2.1.0 Ok", "554 5.7.1 <>: Sender address rejected: null sender", "250 2.0.0 Ok",
+		    "250 2.1.0 Ok", "250 2.1.5 Ok", NULL);
+	free(r);
+}
+
+static void test_restrict_delay_reject(void **state)
+{
+	char *r;
+
+	(void)state;
+	/* no: the client is refused at CONNECT, then only QUIT works */
+	conf_override("smtpd_delay_reject", "no");
+	with("smtpd_client_restrictions", "permit_mynetworks, reject");
+	r = DIALOGUE("192.0.2.1", "EHLO c.example\r\nMAIL FROM:<>\r\nQUIT\r\n");
+	replies_are(r, "554 5.7.1 <client.example[192.0.2.1]>: Client host rejected: Access denied",
+		    "503 5.7.0 Error: access denied for client.example[192.0.2.1]",
+		    "503 5.7.0 Error: access denied for client.example[192.0.2.1]", "221 ", NULL);
+	free(r);
+	logged("NOQUEUE: reject: CONNECT from client.example[192.0.2.1]: 554 5.7.1 "
+	       "<client.example[192.0.2.1]>: Client host rejected: Access denied; proto=SMTP");
+	r = DIALOGUE("127.0.0.1", "EHLO c.example\r\nQUIT\r\n");
+	replies_are(r, "220 ", "250 CHUNKING", "221 ", NULL);
+	free(r);
+	conf_override("smtpd_client_restrictions", "");
+	/* no: HELO and MAIL are refused when they are given */
+	conf_override("smtpd_helo_restrictions", "reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname");
+	conf_override("smtpd_sender_restrictions", "reject_non_fqdn_sender, reject_unknown_sender_domain");
+	r = DIALOGUE("192.0.2.1", "EHLO bad!host\r\nHELO -x.example\r\nEHLO nodots\r\nEHLO [192.0.2.1]\r\n"
+		     "EHLO good.example\r\nMAIL FROM:<a@nodot>\r\nMAIL FROM:<a@bad.example>\r\n"
+		     "MAIL FROM:<a@fail.example>\r\nMAIL FROM:<a@mx.example>\r\nRSET\r\n"
+		     "MAIL FROM:<a@good.example>\r\nRSET\r\nMAIL FROM:<>\r\nQUIT\r\n");
+	replies_are(r, "220 ", "501 5.5.2 <bad!host>: Helo command rejected: Invalid name",
+		    "501 5.5.2 <-x.example>: Helo command rejected: Invalid name",
+		    "504 5.5.2 <nodots>: Helo command rejected: need fully-qualified hostname",
+		    "250 CHUNKING", "250 CHUNKING",
+		    "504 5.5.2 <a@nodot>: Sender address rejected: need fully-qualified address",
+		    "450 4.1.8 <a@bad.example>: Sender address rejected: Domain not found",
+		    "450 4.1.8 <a@fail.example>: Sender address rejected: Domain not found",
+		    "250 2.1.0 Ok", "250 2.0.0 Ok", "250 2.1.0 Ok", "250 2.0.0 Ok", "250 2.1.0 Ok",
+		    "221 ", NULL);
+	free(r);
+	logged("NOQUEUE: reject: EHLO from client.example[192.0.2.1]: 501 5.5.2 <bad!host>: Helo command "
+	       "rejected: Invalid name; proto=SMTP");
+	logged("NOQUEUE: reject: MAIL from client.example[192.0.2.1]: 504 5.5.2 <a@nodot>: Sender address "
+	       "rejected: need fully-qualified address; from=<a@nodot> proto=ESMTP helo=<good.example>");
+	/* yes (the default): the same refusals come at RCPT */
+	conf_override("smtpd_delay_reject", "yes");
+	r = DIALOGUE("192.0.2.1", "EHLO bad!host\r\nMAIL FROM:<a@nodot>\r\nRCPT TO:<root@mx.example>\r\n"
+		     "EHLO good.example\r\nMAIL FROM:<a@nodot>\r\nRCPT TO:<root@mx.example>\r\n"
+		     "RSET\r\nMAIL FROM:<a@good.example>\r\nRCPT TO:<root@mx.example>\r\n");
+	replies_are(r, "220 ", "250 CHUNKING", "250 2.1.0 Ok",
+		    "501 5.5.2 <bad!host>: Helo command rejected: Invalid name",
+		    "250 CHUNKING", "250 2.1.0 Ok",
+		    "504 5.5.2 <a@nodot>: Sender address rejected: need fully-qualified address",
+		    "250 2.0.0 Ok", "250 2.1.0 Ok", "250 2.1.5 Ok", NULL);
+	free(r);
+	logged("NOQUEUE: reject: RCPT from client.example[192.0.2.1]: 501 5.5.2 <bad!host>: Helo command "
+	       "rejected: Invalid name; from=<a@nodot> to=<root@mx.example> proto=ESMTP helo=<bad!host>");
+	conf_override("smtpd_client_restrictions", "reject");
+	r = RCPT_DIALOGUE("192.0.2.1", "root@mx.example");
+	replies_are(r, "220 ", "250 CHUNKING", "250 2.1.0 Ok",
+		    "554 5.7.1 <client.example[192.0.2.1]>: Client host rejected: Access denied", "221 ", NULL);
+	free(r);
+}
+
+static void test_restrict_data_pipelining(void **state)
+{
+	char *r;
+
+	(void)state;
+	conf_override("smtpd_data_restrictions", "reject_unauth_pipelining");
+	r = DIALOGUE("127.0.0.1", "EHLO c.example\r\nMAIL FROM:<>\r\nRCPT TO:<root@mx.example>\r\n"
+		     "DATA\r\nQUIT\r\n");
+	replies_are(r, "220 ", "250 CHUNKING", "250 2.1.0 Ok", "250 2.1.5 Ok",
+		    "503 5.5.0 <DATA>: Data command rejected: Improper use of SMTP command pipelining",
+		    "221 ", NULL);
+	free(r);
+	logged("NOQUEUE: reject: DATA from client.example[127.0.0.1]: 503 5.5.0 <DATA>: Data command "
+	       "rejected: Improper use of SMTP command pipelining; from=<> to=<root@mx.example>");
+	conf_override("smtpd_data_restrictions", "reject");
+	r = DIALOGUE("127.0.0.1", "EHLO c.example\r\nMAIL FROM:<>\r\nRCPT TO:<root@mx.example>\r\n"
+		     "DATA\r\nQUIT\r\n");
+	replies_are(r, "220 ", "250 CHUNKING", "250 2.1.0 Ok", "250 2.1.5 Ok",
+		    "554 5.7.1 <DATA>: Data command rejected: Access denied", "221 ", NULL);
+	free(r);
+	/* without EHLO, pipelined commands are refused where the list runs */
+	conf_override("smtpd_data_restrictions", "");
+	conf_override("smtpd_client_restrictions", "reject_unauth_pipelining");
+	r = DIALOGUE("127.0.0.1", "HELO c.example\r\nMAIL FROM:<>\r\nRCPT TO:<root@mx.example>\r\nQUIT\r\n");
+	replies_are(r, "220 ", "250 mx.example", "250 2.1.0 Ok",
+		    "503 5.5.0 <client.example[127.0.0.1]>: Client host rejected: Improper use of SMTP "
+		    "command pipelining", "221 ", NULL);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -879,6 +1223,15 @@ int main(void)
 		cmocka_unit_test_setup(test_dialogue_limits, setup),
 		cmocka_unit_test_setup(test_dialogue_pipelining, setup),
 		cmocka_unit_test_setup(test_dialogue_lost, setup),
+		cmocka_unit_test_setup_teardown(test_restrict_basic, setup_restrict, teardown_restrict),
+		cmocka_unit_test_setup_teardown(test_restrict_config_error, setup_restrict, teardown_restrict),
+		cmocka_unit_test_setup_teardown(test_restrict_recipient_access, setup_restrict,
+						teardown_restrict),
+		cmocka_unit_test_setup_teardown(test_restrict_client_helo_sender_access, setup_restrict,
+						teardown_restrict),
+		cmocka_unit_test_setup_teardown(test_restrict_delay_reject, setup_restrict, teardown_restrict),
+		cmocka_unit_test_setup_teardown(test_restrict_data_pipelining, setup_restrict,
+						teardown_restrict),
 	};
 
 	msg_init("test_smtpd");

@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include "argv.h"
+#include "maildrop_client.h"
 #include "vstr.h"
 
 enum sm_mode {
@@ -117,42 +118,6 @@ int sm_headers_scan(struct sm_headers *h, const char *content, size_t len, int a
  * bits of the headers that were malformed (their sane addresses are
  * still appended). */
 int sm_headers_recipients(const char *block, size_t len, struct argv *out);
-
-/* sendmail_drop.c */
-
-struct sm_envelope {
-	const char *sender;		/* "" = null sender */
-	const char *fullname;		/* NULL = none */
-	const char *notify;		/* "" or NULL = none */
-	const char *ret;
-	const char *envid;
-	const char *body_type;
-	const struct argv *rcpts;
-};
-
-/* sm_envelope_encode - the records before the content:
- * S, F?, A*, (N? R)+, M. */
-void sm_envelope_encode(vstr *out, const struct sm_envelope *env);
-/* sm_content_encode - content as B records of at most REC_CHUNK bytes;
- * with final, all of it, else only whole chunks. Consumes what it
- * encodes from content. */
-void sm_content_encode(vstr *out, vstr *content, int final);
-
-struct sm_drop {
-	pid_t pid;
-	int fd;			/* postdrop's stdin */
-	int error;		/* errno of the first failed write */
-};
-
-/* sm_drop_start - runs path ("postdrop") with "-c config_dir" (and -v
- * verbose times) on a pipe. 0, or -1 with *err (malloc'ed). */
-int sm_drop_start(struct sm_drop *d, const char *path, const char *config_dir,
-		  int verbose, char **err);
-/* sm_drop_write - writes and empties buf; errors stick in d->error. */
-void sm_drop_write(struct sm_drop *d, vstr *buf);
-/* sm_drop_finish - closes the pipe and waits: postdrop's exit status as
- * a sysexits code (EX_TEMPFAIL when it died by a signal). */
-int sm_drop_finish(struct sm_drop *d);
 
 /* sendmail_enqueue.c */
 

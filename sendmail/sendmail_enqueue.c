@@ -166,17 +166,17 @@ static int job_extract(struct sm_job *job, char **err)
 }
 
 /* job_send - step 4: the records, streamed while input arrives */
-static int job_send(struct sm_job *job, struct sm_drop *d, const struct sm_opts *o)
+static int job_send(struct sm_job *job, struct postdrop_pipe *d, const struct sm_opts *o)
 {
-	struct sm_envelope env = {job->sender, job->fullname, o->notify, o->ret,
+	struct maildrop_envelope env = {job->sender, job->fullname, o->notify, o->ret,
 				  o->envid, o->body_type, &job->rcpts};
 	vstr out = VSTR_INIT;
 	int read_errno = 0;
 
-	sm_envelope_encode(&out, &env);
+	maildrop_envelope_encode(&out, &env);
 	for (;;) {
-		sm_content_encode(&out, &job->in.content, job->in.eof);
-		sm_drop_write(d, &out);
+		maildrop_content_encode(&out, &job->in.content, job->in.eof);
+		postdrop_write(d, &out);
 		if (d->error || job->in.eof)
 			break;
 		if (read_more(&job->in) < 0) {
@@ -186,7 +186,7 @@ static int job_send(struct sm_job *job, struct sm_drop *d, const struct sm_opts 
 	}
 	if (read_errno == 0 && d->error == 0) {
 		rec_encode(&out, REC_END, "", 0);
-		sm_drop_write(d, &out);
+		postdrop_write(d, &out);
 	}
 	vstr_release(&out);
 	return read_errno;
@@ -196,7 +196,7 @@ int sm_enqueue(const struct sm_opts *o, const struct sm_identity *id, int in_fd,
 	       char **err)
 {
 	struct sm_job job;
-	struct sm_drop d;
+	struct postdrop_pipe d;
 	int status, read_errno;
 
 	memset(&job, 0, sizeof(job));	/* empty strings, argv and vstr */
@@ -205,11 +205,11 @@ int sm_enqueue(const struct sm_opts *o, const struct sm_identity *id, int in_fd,
 	sm_input_init(&job.in.conv, !o->ignore_dots);
 	if ((status = job_envelope(&job, o, id, err)) == 0
 	    && (!o->extract || (status = job_extract(&job, err)) == 0)) {
-		if (sm_drop_start(&d, id->postdrop, id->config_dir, o->verbose, err) < 0) {
+		if (postdrop_start(&d, id->postdrop, id->config_dir, o->verbose, err) < 0) {
 			status = EX_TEMPFAIL;
 		} else {
 			read_errno = job_send(&job, &d, o);
-			status = sm_drop_finish(&d);
+			status = postdrop_finish(&d);
 			if (read_errno) {
 				*err = xasprintf("%s: error reading input: %s", job.who,
 						 strerror(read_errno));

@@ -24,6 +24,7 @@
 #include <stddef.h>
 
 #include "argv.h"
+#include "maildrop_client.h"
 #include "qfile.h"
 #include "vstr.h"
 
@@ -183,6 +184,8 @@ struct smtpd_session {
 	struct argv rcpt, orcpt, notify;
 	int rcpt_overshoot;
 	struct cleanup_client *cleanup;
+	struct postdrop_pipe drop;	/* -S: the message goes to postdrop */
+	int dropping;		/* drop is running */
 	char queue_id[QID_MAX];
 
 	/* content (DATA or BDAT) */

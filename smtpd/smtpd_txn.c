@@ -9,13 +9,21 @@
  * of the message is 250 only when cleanup_finish() reports the queue
  * file committed; everything else aborts the file, so nothing half-done
  * is ever queued.
+ *
+ * In stand-alone mode (smtpd -S, for sendmail -bs) the caller is an
+ * ordinary user who cannot reach cleanup: the message goes through
+ * postdrop(1), set-gid like for sendmail, as a maildrop record stream,
+ * and 250 means postdrop committed it to maildrop/.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <sysexits.h>
+
 #include "cleanup_client.h"
+#include "rec.h"
 #include "config.h"
 #include "mem.h"
 #include "msg.h"
@@ -77,16 +85,72 @@ static void received_header(struct smtpd_session *s)
 			  conf_str("myhostname"), conf_str("mail_name"), with, s->queue_id, date);
 }
 
+/* drop_open - stand-alone: the envelope to a postdrop child */
+static int drop_open(struct smtpd_session *s)
+{
+	char *path = xasprintf("%s/postdrop", conf_str("command_directory")), *err = NULL, *kv;
+	const char *attrs[][2] = {{"envid", s->envid}, {"ret", s->ret}, {"body_type", s->body_type}};
+	vstr out = VSTR_INIT;
+
+	if (postdrop_start(&s->drop, path, conf_dir(), 0, &err) < 0) {
+		msg_warn("%s", err);
+		free(err);
+		free(path);
+		return -1;
+	}
+	free(path);
+	s->dropping = 1;
+	rec_encode(&out, REC_SENDER, s->sender, strlen(s->sender));
+	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+		if (attrs[i][1] == NULL || *attrs[i][1] == 0)
+			continue;
+		kv = xasprintf("%s=%s", attrs[i][0], attrs[i][1]);
+		rec_encode(&out, REC_ATTR, kv, strlen(kv));
+		free(kv);
+	}
+	for (size_t i = 0; i < s->rcpt.n; i++) {
+		if (*s->notify.v[i])
+			rec_encode(&out, REC_NOTIFY, s->notify.v[i], strlen(s->notify.v[i]));
+		rec_encode(&out, REC_RCPT, s->rcpt.v[i], strlen(s->rcpt.v[i]));
+	}
+	rec_encode(&out, REC_MESSAGE, "", 0);
+	postdrop_write(&s->drop, &out);
+	vstr_release(&out);
+	return 0;
+}
+
+/* drop_close - stand-alone: E and postdrop's verdict (sysexits), or
+ * without E, which makes postdrop throw the file away */
+static int drop_close(struct smtpd_session *s, int commit)
+{
+	vstr out = VSTR_INIT;
+	int status;
+
+	if (!s->dropping)
+		return EX_SOFTWARE;
+	if (commit) {
+		rec_encode(&out, REC_END, "", 0);
+		postdrop_write(&s->drop, &out);
+	}
+	vstr_release(&out);
+	status = postdrop_finish(&s->drop);
+	s->dropping = 0;
+	return commit && s->drop.error == 0 ? status : EX_TEMPFAIL;
+}
+
 int smtpd_txn_open(struct smtpd_session *s, enum smtpd_data_mode mode)
 {
 	struct cleanup_envelope env;
 	struct cleanup_result res;
-	char *err = NULL, *path = NULL;
+	char *err = NULL;
 
-	if (s->stand_alone)	/* not chdir'ed into the queue */
-		path = xasprintf("%s/%s", conf_str("queue_directory"), CLEANUP_SERVICE);
-	s->cleanup = cleanup_open(path, &err);
-	free(path);
+	smtpd_data_init(&s->data, mode);
+	vstr_reset(&s->content);
+	s->msg_size = 0;
+	s->too_big = 0;
+	if (s->stand_alone)
+		return drop_open(s);
+	s->cleanup = cleanup_open(NULL, &err);
 	if (s->cleanup == NULL) {
 		msg_warn("%s", err);
 		free(err);
@@ -94,9 +158,9 @@ int smtpd_txn_open(struct smtpd_session *s, enum smtpd_data_mode mode)
 	}
 	memset(&env, 0, sizeof(env));
 	env.sender = s->sender;
-	env.origin = s->stand_alone ? "local" : "smtp";
+	env.origin = "smtp";
 	env.uid = s->uid;
-	env.flags = s->stand_alone ? CLEANUP_FLAG_LOCAL : 0;
+	env.flags = 0;
 	if (s->hold)
 		env.flags |= CLEANUP_FLAG_HOLD;
 	env.envid = s->envid;
@@ -112,14 +176,7 @@ int smtpd_txn_open(struct smtpd_session *s, enum smtpd_data_mode mode)
 	msg_info("%s: client=%s", s->queue_id, s->namaddr);
 	for (size_t i = 0; i < s->rcpt.n; i++)
 		cleanup_rcpt(s->cleanup, s->rcpt.v[i], s->orcpt.v[i], s->notify.v[i]);
-	smtpd_data_init(&s->data, mode);
-	vstr_reset(&s->content);
-	s->msg_size = 0;
-	s->too_big = 0;
-	/* stand-alone: cleanup writes "Received: by HOST (postern, from userid N)"
-	 * as for sendmail, since there is no network client to name */
-	if (!s->stand_alone)
-		received_header(s);
+	received_header(s);
 	s->msg_size = (long long)vstr_len(&s->content);
 	return 0;
 }
@@ -136,6 +193,13 @@ static void content_ship(struct smtpd_session *s, int all)
 		return;
 	if (!refusing(s) && s->cleanup)
 		cleanup_data(s->cleanup, vstr_str(&s->content), vstr_len(&s->content));
+	if (!refusing(s) && s->dropping) {
+		vstr out = VSTR_INIT;
+
+		maildrop_content_encode(&out, &s->content, all);
+		postdrop_write(&s->drop, &out);
+		vstr_release(&out);
+	}
 	vstr_reset(&s->content);
 }
 
@@ -182,6 +246,17 @@ int smtpd_txn_finish(struct smtpd_session *s)
 		/* DISCARD: the client hears "queued", the file is aborted */
 		vstr_cpyf(&reply, "250 2.0.0 Ok: queued as %s", s->queue_id);
 		ret = 0;
+	} else if (s->dropping) {
+		int status = drop_close(s, 1);
+
+		if (status == 0) {
+			vstr_cpy(&reply, "250 2.0.0 Ok: queued");
+			ret = 0;
+		} else if (status == EX_TEMPFAIL) {
+			vstr_cpy(&reply, "451 4.3.0 Error: queue file write error");
+		} else {
+			vstr_cpyf(&reply, "554 5.3.0 Error: postdrop refused the message (status %d)", status);
+		}
 	} else {
 		cleanup_finish(s->cleanup, &res);
 		s->cleanup = NULL;
@@ -210,6 +285,8 @@ void smtpd_txn_reset(struct smtpd_session *s)
 		cleanup_abort(s->cleanup);
 		s->cleanup = NULL;
 	}
+	if (s->dropping)
+		drop_close(s, 0);
 	free(s->sender);
 	free(s->envid);
 	free(s->ret);

@@ -655,7 +655,7 @@ static void expect_rec(const vstr *buf, size_t *pos, int type, const char *paylo
 static void test_envelope_records(void **state)
 {
 	struct argv rcpts = ARGV_INIT;
-	struct sm_envelope env = {"me@x", "Full Name", "SUCCESS,FAILURE", "HDRS", "id1",
+	struct maildrop_envelope env = {"me@x", "Full Name", "SUCCESS,FAILURE", "HDRS", "id1",
 				  "8BITMIME", &rcpts};
 	vstr out = VSTR_INIT;
 	size_t pos = 0;
@@ -663,7 +663,7 @@ static void test_envelope_records(void **state)
 	(void)state;
 	argv_add(&rcpts, "a@b");
 	argv_add(&rcpts, "c@d");
-	sm_envelope_encode(&out, &env);
+	maildrop_envelope_encode(&out, &env);
 	expect_rec(&out, &pos, REC_SENDER, "me@x");
 	expect_rec(&out, &pos, REC_FULLNAME, "Full Name");
 	expect_rec(&out, &pos, REC_ATTR, "notify=SUCCESS,FAILURE");
@@ -679,8 +679,8 @@ static void test_envelope_records(void **state)
 	/* The null sender, nothing optional. */
 	vstr_reset(&out);
 	pos = 0;
-	env = (struct sm_envelope){"", NULL, "", NULL, NULL, NULL, &rcpts};
-	sm_envelope_encode(&out, &env);
+	env = (struct maildrop_envelope){"", NULL, "", NULL, NULL, NULL, &rcpts};
+	maildrop_envelope_encode(&out, &env);
 	expect_rec(&out, &pos, REC_SENDER, "");
 	expect_rec(&out, &pos, REC_RCPT, "a@b");
 	expect_rec(&out, &pos, REC_RCPT, "c@d");
@@ -699,9 +699,9 @@ static void test_content_chunks(void **state)
 	(void)state;
 	for (int i = 0; i < REC_CHUNK * 2 + 100; i++)
 		vstr_catc(&content, (char)('a' + i % 26));
-	sm_content_encode(&out, &content, 0);
+	maildrop_content_encode(&out, &content, 0);
 	assert_int_equal(vstr_len(&content), 100);
-	sm_content_encode(&out, &content, 1);
+	maildrop_content_encode(&out, &content, 1);
 	assert_int_equal(vstr_len(&content), 0);
 	while (pos < vstr_len(&out)) {
 		assert_int_equal(next_rec(&out, &pos, &data, &len), REC_BODY);

@@ -1,4 +1,4 @@
-/* sendmail_drop - the maildrop record stream, and the postdrop child.
+/* maildrop_client - the maildrop record stream, and the postdrop child.
  *
  * sendmail is not privileged. It runs postdrop (set-gid when installed)
  * with fork and execv, no shell, and writes the records of one message
@@ -21,9 +21,10 @@
 
 #include "mem.h"
 #include "rec.h"
-#include "sendmail.h"
+#include "argv.h"
+#include "maildrop_client.h"
 
-void sm_envelope_encode(vstr *out, const struct sm_envelope *env)
+void maildrop_envelope_encode(vstr *out, const struct maildrop_envelope *env)
 {
 	const char *attrs[][2] = {
 		{"notify", env->notify}, {"ret", env->ret},
@@ -50,7 +51,7 @@ void sm_envelope_encode(vstr *out, const struct sm_envelope *env)
 	rec_encode(out, REC_MESSAGE, "", 0);
 }
 
-void sm_content_encode(vstr *out, vstr *content, int final)
+void maildrop_content_encode(vstr *out, vstr *content, int final)
 {
 	size_t n;
 
@@ -115,7 +116,7 @@ static pid_t spawn(char **argv, int data[2], const char **what)
 	return pid;
 }
 
-int sm_drop_start(struct sm_drop *d, const char *path, const char *config_dir,
+int postdrop_start(struct postdrop_pipe *d, const char *path, const char *config_dir,
 		  int verbose, char **err)
 {
 	struct argv args = ARGV_INIT;
@@ -147,7 +148,7 @@ int sm_drop_start(struct sm_drop *d, const char *path, const char *config_dir,
 	return d->pid < 0 ? -1 : 0;
 }
 
-void sm_drop_write(struct sm_drop *d, vstr *buf)
+void postdrop_write(struct postdrop_pipe *d, vstr *buf)
 {
 	const char *p = vstr_str(buf);
 	size_t left = vstr_len(buf);
@@ -167,7 +168,7 @@ void sm_drop_write(struct sm_drop *d, vstr *buf)
 	vstr_reset(buf);
 }
 
-int sm_drop_finish(struct sm_drop *d)
+int postdrop_finish(struct postdrop_pipe *d)
 {
 	int status;
 	pid_t r;

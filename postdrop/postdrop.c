@@ -3,7 +3,7 @@
  * Usage: postdrop [-c config_dir] [-v] < record-stream
  *
  * Installed set-gid setgid_group, the only group that may write into
- * queue_directory/maildrop (mode 0730). It runs with the caller's uid in
+ * queue_directory/maildrop (mode 1770). It runs with the caller's uid in
  * a hostile environment: any user can start it with any stdin,
  * environment, umask, rlimits and signals. So it trusts nothing it reads,
  * and what it writes about the caller (uid, gid, time) it finds out

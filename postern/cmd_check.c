@@ -8,7 +8,7 @@
  *   queue_directory, pid/    root (the instance owner when not root), 0755
  *   private/                 mail_owner, 0700
  *   public/                  mail_owner:setgid_group, 0710
- *   maildrop/                mail_owner:setgid_group, 0730
+ *   maildrop/                mail_owner:setgid_group, 1770 (see below)
  *   incoming/ active/ deferred/ hold/ corrupt/ bounce/ defer/ trace/
  *                            mail_owner, 0700
  */
@@ -36,7 +36,10 @@ static const struct queue_dir {
 } queue_dirs[] = {
 	{"private", OWN_MAIL, 0700},
 	{"public", OWN_MAIL_GROUP, 0710},
-	{"maildrop", OWN_MAIL_GROUP, 0730},
+	/* Group read, unlike Postfix's 1730: postdrop (set-gid, never root)
+	 * must open the directory to fsync it before it reports success.
+	 * The sticky bit keeps one user's postdrop off another's files. */
+	{"maildrop", OWN_MAIL_GROUP, 01770},
 	{"incoming", OWN_MAIL, 0700},
 	{"active", OWN_MAIL, 0700},
 	{"deferred", OWN_MAIL, 0700},

@@ -64,7 +64,7 @@ def test_queue_tree_ownership_and_repair(inst):
     q = inst.queue
     expect = {
         "": (0, 0o755), "pid": (0, 0o755), "private": (pw.pw_uid, 0o700),
-        "public": (pw.pw_uid, 0o710), "maildrop": (pw.pw_uid, 0o730),
+        "public": (pw.pw_uid, 0o710), "maildrop": (pw.pw_uid, 0o1770),
         "incoming": (pw.pw_uid, 0o700), "deferred": (pw.pw_uid, 0o700),
     }
     for d, (uid, mode) in expect.items():

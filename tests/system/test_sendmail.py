@@ -390,7 +390,7 @@ def test_unwritable_maildrop(user_stopped):
         assert r.returncode == EX_TEMPFAIL, r.stderr
         assert b"postdrop: fatal: create file in" in r.stderr
     finally:
-        os.chmod(maildrop(user_stopped), 0o730)
+        os.chmod(maildrop(user_stopped), 0o1770)
     assert drop_names(user_stopped) == []
 
 
@@ -408,7 +408,7 @@ def test_full_queue_filesystem(stopped):
     md = maildrop(stopped)
     st = os.stat(md)
     r = subprocess.run(["mount", "-t", "tmpfs", "-o",
-                        f"size=64k,mode=0730,uid={st.st_uid},gid={st.st_gid}", "tmpfs", md],
+                        f"size=64k,mode=1770,uid={st.st_uid},gid={st.st_gid}", "tmpfs", md],
                        capture_output=True)
     if r.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {r.stderr!r}")
@@ -667,3 +667,36 @@ def test_postdrop_signal_removes_partial_file(stopped):
         p.stdin.close()
         p.stderr.close()
     assert drop_names(stopped) == []
+
+
+@needs_root
+def test_ordinary_user_through_setgid_group(tmp_path):
+    """As installed: a user who is not the instance owner submits with the
+    postdrop group (what the set-gid bit gives), and postdrop can commit,
+    directory fsync included."""
+    import grp
+    from conftest import Instance, ensure_user, myhostname, wait_mail
+    import tempfile, shutil
+    stage = tempfile.mkdtemp(prefix="postern-stage-sg-")
+    os.chmod(stage, 0o755)
+    from conftest import TOP
+    for sub, src in (("bin", "bin"), ("libexec", "libexec"), ("test-libexec", "build/test-libexec")):
+        shutil.copytree(os.path.join(TOP, src), os.path.join(stage, sub))
+    inst = Instance(stage)
+    try:
+        ensure_user("pt-alice")
+        inst.init()
+        inst.start()
+        host = myhostname(inst)
+        gid = grp.getgrnam("postdrop").gr_gid
+        pw = pwd.getpwnam("nobody")
+        env = {k: v for k, v in os.environ.items() if k != "POSTERN_CONFIG_DIR"}
+        env["POSTERN_CONFIG_DIR"] = inst.dir
+        r = subprocess.run(["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", f"--groups={gid}",
+                            os.path.join(stage, "bin", "sendmail"), f"pt-alice@{host}"],
+                           input=b"Subject: x\n\nhello\n", capture_output=True, env=env, cwd="/")
+        assert r.returncode == 0, r.stderr
+        wait_mail(inst, "pt-alice")
+    finally:
+        inst.cleanup()
+        shutil.rmtree(stage, ignore_errors=True)

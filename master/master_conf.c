@@ -167,6 +167,9 @@ static void start_service(struct master_service *s)
 	char *err = NULL;
 
 	if (s->disabled) {
+		/* Listeners kept from before a reload must go: with nobody to
+		 * accept, clients would wait in the backlog instead of failing. */
+		master_listen_close(s);
 		msg_warn("%s, line %d: service %s not started: %s", s->file, s->line, s->id, s->disabled);
 		return;
 	}

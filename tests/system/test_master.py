@@ -270,3 +270,18 @@ def test_log_lines_from_many_processes_never_interleave(inst):
     bad = [l for l in echoed if not shape.match(l)]
     assert not bad, bad[:3]
     assert len(set(l.split(": ", 1)[1] for l in echoed)) == clients * lines
+
+
+def test_service_disabled_by_reload_refuses_connections(inst):
+    """A service turned off on reload closes its listener: clients fail at
+    once rather than wait in a backlog nobody accepts from."""
+    inst.init()
+    inst.add_service(echo_line(inst, "offsoon"))
+    inst.start()
+    talk(inst, "offsoon")
+    inst.cmd("conf", "-e", "master_service_disable=offsoon/unix")
+    inst.cmd("reload")
+    st = inst.status().stdout
+    assert re.search(r"^offsoon\s.*disabled", st, re.M), st
+    with pytest.raises((ConnectionRefusedError, FileNotFoundError)):
+        connect_unix(sock_path(inst, "offsoon"), timeout=2)

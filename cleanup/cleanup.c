@@ -176,8 +176,13 @@ static void serve(int fd)
 			do_rcpt(&st, &l);
 		else if (strcmp(req, "data") == 0)
 			do_data(&st, &l);
-		else if (strcmp(req, "end") == 0)
+		else if (strcmp(req, "end") == 0) {
+			long long hold = 0;
+
+			if (attr_get_int(&l, "hold", &hold) == 0 && hold)
+				cleanup_to_hold(&st);
 			break;
+		}
 		else if (strcmp(req, "abort") == 0) {
 			ret = 1;	/* as if the client went away: nothing is kept */
 			break;

@@ -53,6 +53,7 @@ int cleanup_open_file(struct cleanup_state *st);
 void cleanup_add_rcpt(struct cleanup_state *st, const char *addr, const char *orig, const char *notify);
 void cleanup_content(struct cleanup_state *st, const char *buf, size_t len);
 void cleanup_write_body(struct cleanup_state *st, const char *buf, size_t len);
+void cleanup_to_hold(struct cleanup_state *st);	/* commit into hold/ instead */
 void cleanup_message_finish(struct cleanup_state *st);
 void cleanup_message_abort(struct cleanup_state *st);
 

@@ -147,6 +147,23 @@ static void end_headers(struct cleanup_state *st, int at_end)
 	st->in_body = 1;
 }
 
+void cleanup_to_hold(struct cleanup_state *st)
+{
+	char from[QID_MAX + 16], to[QID_MAX + 16];
+
+	if (st->fd < 0 || (st->flags & CLEANUP_FLAG_HOLD))
+		return;
+	snprintf(from, sizeof(from), "%s/%s", st->dir, st->id);
+	snprintf(to, sizeof(to), "hold/%s", st->id);
+	/* Not committed yet (mode 0600): qmgr never looked at it. */
+	if (rename(from, to) < 0) {
+		cleanup_fail(st, 4, "4.3.0", "cannot move the queue file to hold/: %s", strerror(errno));
+		return;
+	}
+	st->dir = "hold";
+	st->flags |= CLEANUP_FLAG_HOLD;
+}
+
 void cleanup_content(struct cleanup_state *st, const char *buf, size_t len)
 {
 	if (st->status)

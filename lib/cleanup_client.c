@@ -17,6 +17,7 @@
 struct cleanup_client {
 	int fd;
 	int failed;
+	int hold;
 	char why[256];
 	char queue_id[QID_MAX];
 };
@@ -138,6 +139,11 @@ int cleanup_data(struct cleanup_client *c, const void *buf, size_t len)
 	return c->failed ? -1 : 0;
 }
 
+void cleanup_hold(struct cleanup_client *c)
+{
+	c->hold = 1;
+}
+
 void cleanup_abort(struct cleanup_client *c)
 {
 	struct attr_list l = ATTR_LIST_INIT;
@@ -163,6 +169,8 @@ int cleanup_finish(struct cleanup_client *c, struct cleanup_result *res)
 
 	memset(res, 0, sizeof(*res));
 	attr_add_str(&l, "request", "end");
+	if (c->hold)
+		attr_add_int(&l, "hold", 1);
 	send_frame(c, &l);
 	if (!c->failed && attr_read(c->fd, &l, ATTR_FRAME_MAX, timeout_ms()) != 0) {
 		c->failed = 1;

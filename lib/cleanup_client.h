@@ -19,7 +19,7 @@
  *                     it sends any content)
  *   request=rcpt      address= [orig=] [notify=]        (repeated)
  *   request=data      data=<at most CLEANUP_CHUNK bytes>  (repeated)
- *   request=end                         (or request=abort: discard it all)
+ *   request=end [hold=1]                (or request=abort: discard it all)
  * reply: status=0|4|5 dsn=X.Y.Z reason=TEXT queue_id=ID
  * After an error cleanup keeps reading until request=end, so neither side
  * blocks; the client sees the error in the final reply.
@@ -81,6 +81,10 @@ int cleanup_data(struct cleanup_client *c, const void *buf, size_t len);
 /* cleanup_finish - sends end, reads the reply, closes, frees c; returns
  * result->status. */
 int cleanup_finish(struct cleanup_client *c, struct cleanup_result *result);
+
+/* cleanup_hold - the message is to go to hold/ after all (a HOLD decided
+ * at the end of the content); sent with request=end as hold=1. */
+void cleanup_hold(struct cleanup_client *c);
 
 /* cleanup_abort - tells cleanup to discard what it got; closes, frees c. */
 void cleanup_abort(struct cleanup_client *c);

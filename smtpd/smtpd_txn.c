@@ -258,6 +258,8 @@ int smtpd_txn_finish(struct smtpd_session *s)
 			vstr_cpyf(&reply, "554 5.3.0 Error: postdrop refused the message (status %d)", status);
 		}
 	} else {
+		if (s->hold)	/* a HOLD from smtpd_end_of_data_restrictions */
+			cleanup_hold(s->cleanup);
 		cleanup_finish(s->cleanup, &res);
 		s->cleanup = NULL;
 		if (res.status == 0) {

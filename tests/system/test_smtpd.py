@@ -852,3 +852,22 @@ def test_oversized_headers_are_bounded(inst):
         assert len(hdr) <= 10240 + 4096, len(hdr)   # bounded header block
         assert re.search(rb"\nbody[01]\n$", msg)
     assert daemon_pids(inst, "smtpd") is not None
+
+
+def test_hold_from_end_of_data_restrictions(inst):
+    """HOLD decided at the end of the content still queues into hold/."""
+    ensure_user("pt-alice")
+    host = started(inst)
+    inst.cmd("conf", "-e", "smtpd_end_of_data_restrictions=check_sender_access inline:{ holdme@example.org=HOLD }")
+    inst.cmd("reload")
+    s = smtplib.SMTP("127.0.0.1", inst.port, local_hostname="client.example", timeout=15)
+    s.sendmail("holdme@example.org", [f"pt-alice@{host}"], b"Subject: held\r\n\r\nx\r\n")
+    s.sendmail("other@example.org", [f"pt-alice@{host}"], b"Subject: free\r\n\r\nx\r\n")
+    s.quit()
+    wait_mail(inst, "pt-alice")
+    time.sleep(1)
+    assert len(maildir_files(os.path.join(inst.dir, "mail", "pt-alice"))) == 1
+    held = os.listdir(os.path.join(inst.queue, "hold"))
+    assert len(held) == 1
+    assert b"Subject: held" in read_bytes(os.path.join(inst.queue, "hold", held[0]))
+    inst.wait_log("hold: END-OF-MESSAGE")

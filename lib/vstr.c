@@ -175,3 +175,13 @@ char *xasprintf(const char *fmt, ...)
 	va_end(ap);
 	return vstr_steal(&v);
 }
+
+size_t vstr_cat_to_eol(vstr *v, const char *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (n < len && buf[n] != '\r' && buf[n] != '\n')
+		n++;
+	vstr_ncat(v, buf, n);
+	return n;
+}

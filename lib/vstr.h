@@ -41,6 +41,10 @@ int vstr_vcatf(vstr *v, const char *fmt, va_list ap);
 int vstr_cpy(vstr *v, const char *s);
 int vstr_cpyf(vstr *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* vstr_cat_to_eol - appends the bytes of buf before its first CR or LF;
+ * returns how many (line parsers copy text runs with it). */
+size_t vstr_cat_to_eol(vstr *v, const char *buf, size_t len);
+
 /* vstr_consume - drops the first n bytes (n <= len). */
 void vstr_consume(vstr *v, size_t n);
 

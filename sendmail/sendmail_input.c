@@ -35,17 +35,6 @@ void sm_input_init(struct sm_input *in, int lone_dot_ends)
 	in->head_len = 0;
 }
 
-/* mid_span - appends the bytes of buf up to the next CR or LF */
-static size_t mid_span(const char *buf, size_t len, vstr *out)
-{
-	size_t n = 0;
-
-	while (n < len && buf[n] != '\n' && buf[n] != '\r')
-		n++;
-	vstr_ncat(out, buf, n);
-	return n;
-}
-
 /* step - consumes at most one byte (0 when only the state changed) */
 static size_t step(struct sm_input *in, const char *buf, size_t len, vstr *out)
 {
@@ -61,7 +50,7 @@ static size_t step(struct sm_input *in, const char *buf, size_t len, vstr *out)
 		return 0;
 	case ST_MID:
 		if (c != '\n' && c != '\r')
-			return mid_span(buf, len, out);
+			return vstr_cat_to_eol(out, buf, len);
 		in->state = c == '\r' ? ST_CR : ST_BOL;
 		if (c == '\n')
 			vstr_catc(out, '\n');

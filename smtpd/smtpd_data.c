@@ -42,17 +42,6 @@ static void line_end(struct smtpd_data *d, int crlf, vstr *out)
 	d->lines++;
 }
 
-/* text_run - bytes of a line up to the next CR or LF, in one append */
-static size_t text_run(const char *buf, size_t len, vstr *out)
-{
-	size_t n = 0;
-
-	while (n < len && buf[n] != '\r' && buf[n] != '\n')
-		n++;
-	vstr_ncat(out, buf, n);
-	return n;
-}
-
 /* step - one byte c; returns 1 when c was taken, 0 to see it again in the
  * new state */
 static int step(struct smtpd_data *d, int c, vstr *out)
@@ -114,7 +103,7 @@ size_t smtpd_data_feed(struct smtpd_data *d, const char *buf, size_t len, vstr *
 
 	while (i < len && !d->done) {
 		if (d->state == S_TEXT && buf[i] != '\r' && buf[i] != '\n') {
-			i += text_run(buf + i, len - i, out);
+			i += vstr_cat_to_eol(out, buf + i, len - i);
 			continue;
 		}
 		i += (size_t)step(d, (unsigned char)buf[i], out);

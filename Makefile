@@ -37,7 +37,7 @@ BIN_PROGS     = $(call have_src,postern sendmail postdrop postqueue)
 LIBEXEC_PROGS = $(call have_src,master postlogd pickup cleanup qmgr trivial-rewrite local bounce showq smtpd)
 # Names under which sendmail is also installed (it acts on argv[0]).
 SENDMAIL_LINKS = $(if $(filter sendmail,$(BIN_PROGS)),bin/mailq bin/newaliases)
-DEP_LIBS      = $(SSL_LIBS) $(SASL_LIBS) $(PCRE2_LIBS) $(DB_LIBS) $(SPF2_LIBS)
+DEP_LIBS      = $(SSL_LIBS) $(SASL_LIBS) $(PCRE2_LIBS) $(DB_LIBS) $(SPF2_LIBS) -lresolv
 PROG_LIBS     =
 
 LIB_SRCS  = $(sort $(wildcard lib/*.c))

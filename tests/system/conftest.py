@@ -308,3 +308,128 @@ def read_bytes(path):
 def myhostname(inst):
     return inst.cmd("conf", "-h", "-x", "myhostname").stdout.strip()
 
+
+
+# -- a DNS server for lib/dns tests -----------------------------------------
+# dnsmasq (Debian's dnsmasq-base) on 127.0.0.53:53, the address tests/run
+# writes into the namespace's resolv.conf. It answers only from the records
+# it is given: --no-resolv --no-hosts and no upstream except dead loopback
+# ones, so nothing is ever forwarded off this machine. Names under the test
+# zones that have no record are NXDOMAIN; names outside them are REFUSED.
+
+DNS_ADDR = "127.0.0.53"
+
+
+def in_own_netns():
+    """True in a network namespace like tests/run's: loopback is the only
+    interface (nothing can leave) and resolv.conf names only DNS_ADDR."""
+    if [name for _, name in socket.if_nameindex()] != ["lo"]:
+        return False
+    try:
+        with open("/etc/resolv.conf") as f:
+            servers = [l.split()[1] for l in f if l.startswith("nameserver") and len(l.split()) > 1]
+    except OSError:
+        return False
+    return servers == [DNS_ADDR]
+
+
+class DnsServer:
+    """One dnsmasq serving records, a list of tuples:
+    ("MX", name, pref, target), ("NULLMX", name), ("A", name, addr),
+    ("AAAA", name, addr), ("CNAME", alias, target) and ("SERVFAIL", name),
+    which forwards name to a dead loopback port so no answer ever comes
+    (clients see a timeout: give them RES_OPTIONS="timeout:1 attempts:1").
+    """
+
+    def __init__(self, records, zones=("test",)):
+        self.dir = tempfile.mkdtemp(prefix="postern-dns-")
+        self.logfile = os.path.join(self.dir, "log")
+        lines = ["no-resolv", "no-hosts", "no-poll", "bind-interfaces",
+                 f"listen-address={DNS_ADDR}", "port=53", "log-queries",
+                 f"log-facility={self.logfile}"]
+        lines += [f"local=/{z}/" for z in zones]
+        for r in records:
+            lines.append(self._line(r))
+        self.conf = os.path.join(self.dir, "dnsmasq.conf")
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.proc = subprocess.Popen(
+            ["dnsmasq", f"--conf-file={self.conf}", "--keep-in-foreground",
+             "--user=root", "--group=root", "--pid-file="],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_for(self._listening, 10, what="dnsmasq listening")
+        except AssertionError:
+            self.stop()
+            raise
+
+    @staticmethod
+    def _line(r):
+        kind, name = r[0], r[1]
+        for part in r[1:]:
+            if any(c in str(part) for c in ",/#\n\0 "):
+                raise ValueError(f"unsafe DNS test record {r!r}")
+        if kind == "MX":
+            return f"mx-host={name},{r[3]},{r[2]}"
+        if kind == "NULLMX":
+            return f"mx-host={name},.,0"
+        if kind in ("A", "AAAA"):
+            return f"host-record={name},{r[2]}"
+        if kind == "CNAME":
+            return f"cname={name},{r[2]}"
+        if kind == "SERVFAIL":
+            return f"server=/{name}/127.0.0.1#9"
+        raise ValueError(f"unknown DNS test record {r!r}")
+
+    def _listening(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"dnsmasq exited {self.proc.returncode}: "
+                                 f"{self.proc.stderr.read().decode(errors='replace')}")
+        s = socket.socket()
+        try:
+            s.connect((DNS_ADDR, 53))
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    def log(self):
+        try:
+            with open(self.logfile, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, 15)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, 9)
+                self.proc.wait()
+        self.proc.stderr.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def dns_server():
+    """A factory: dns_server(records, zones=("test",)) starts a DnsServer
+    (see there) and returns it; every one started is stopped afterwards.
+    Skipped unless root inside a network namespace of its own (tests/run
+    makes one), where 127.0.0.53 belongs to no real resolver."""
+    if not IS_ROOT or not in_own_netns():
+        pytest.skip("needs root in a private network namespace (tests/run)")
+    if shutil.which("dnsmasq") is None:
+        pytest.skip("dnsmasq is not installed (tools/install-deps test)")
+    started = []
+
+    def start(records, zones=("test",)):
+        srv = DnsServer(records, zones)
+        started.append(srv)
+        return srv
+
+    yield start
+    for srv in started:
+        srv.stop()

@@ -25,6 +25,7 @@
 #include "dict.h"
 #include "mem.h"
 #include "vstr.h"
+#include "testutil.h"
 
 static char tmpdir[] = "/tmp/test_cidr.XXXXXX";
 
@@ -801,19 +802,10 @@ static int setup(void **state)
 	return mkdtemp(tmpdir) == NULL ? -1 : 0;
 }
 
-/* remove_one - nftw callback: files, then their directory */
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	(void)state;
-	return nftw(tmpdir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+	return tu_remove_tree(tmpdir);
 }
 
 int main(void)

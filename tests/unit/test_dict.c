@@ -16,6 +16,7 @@
 #include "dict.h"
 #include "mem.h"
 #include "vstr.h"
+#include "testutil.h"
 
 /* open_ok - dict_open that must succeed */
 static struct dict *open_ok(const char *spec, int flags)
@@ -42,22 +43,6 @@ static void open_err(const char *spec, int flags, const char *want)
 	free(err);
 }
 
-static void assert_found(struct dict *d, const char *key, const char *want)
-{
-	const char *v = NULL;
-
-	if (dict_lookup(d, key, &v) != DICT_FOUND)
-		fail_msg("%s:%s: \"%s\" not found", d->type, d->name, key);
-	assert_string_equal(v, want);
-}
-
-static void assert_notfound(struct dict *d, const char *key)
-{
-	const char *v = NULL;
-
-	assert_int_equal(dict_lookup(d, key, &v), DICT_NOTFOUND);
-}
-
 static void test_bad_specs(void **state)
 {
 	(void)state;
@@ -80,29 +65,29 @@ static void test_inline(void **state)
 	d = open_ok("inline:{ key=value, { key2 = value with spaces }, Key3=V3 }", 0);
 	assert_string_equal(d->type, "inline");
 	assert_string_equal(d->name, "{ key=value, { key2 = value with spaces }, Key3=V3 }");
-	assert_found(d, "key", "value");
-	assert_found(d, "KEY", "value");
-	assert_found(d, "key2", "value with spaces");
-	assert_found(d, "key3", "V3");		/* values keep their case */
-	assert_found(d, "kEy3", "V3");
-	assert_notfound(d, "key4");
-	assert_notfound(d, "value");
+	tu_assert_found(d, "key", "value");
+	tu_assert_found(d, "KEY", "value");
+	tu_assert_found(d, "key2", "value with spaces");
+	tu_assert_found(d, "key3", "V3");		/* values keep their case */
+	tu_assert_found(d, "kEy3", "V3");
+	tu_assert_notfound(d, "key4");
+	tu_assert_notfound(d, "value");
 	assert_int_equal(d->diags.n, 0);
 	dict_close(d);
 
 	/* Separators: commas and/or any white space; values may be empty;
 	 * braces inside an entry keep separators in it. */
 	d = open_ok("inline:{a=1 b=2,c=3,,\n\td=4 , e= ,f=x{y, z}}", 0);
-	assert_found(d, "a", "1");
-	assert_found(d, "b", "2");
-	assert_found(d, "c", "3");
-	assert_found(d, "d", "4");
-	assert_found(d, "e", "");
-	assert_found(d, "f", "x{y, z}");
+	tu_assert_found(d, "a", "1");
+	tu_assert_found(d, "b", "2");
+	tu_assert_found(d, "c", "3");
+	tu_assert_found(d, "d", "4");
+	tu_assert_found(d, "e", "");
+	tu_assert_found(d, "f", "x{y, z}");
 	dict_close(d);
 	/* White space around the outer braces is fine. */
 	d = open_ok("inline: \t{x=y} ", 0);
-	assert_found(d, "x", "y");
+	tu_assert_found(d, "x", "y");
 	dict_close(d);
 }
 
@@ -112,20 +97,20 @@ static void test_inline_nofold(void **state)
 
 	(void)state;
 	d = open_ok("inline:{ Key=Value, { Other Key = x } }", DICT_FLAG_NOFOLD);
-	assert_found(d, "Key", "Value");
-	assert_notfound(d, "key");
-	assert_found(d, "Other Key", "x");
-	assert_notfound(d, "other key");
+	tu_assert_found(d, "Key", "Value");
+	tu_assert_notfound(d, "key");
+	tu_assert_found(d, "Other Key", "x");
+	tu_assert_notfound(d, "other key");
 	dict_close(d);
 	/* Folded: both spellings are the same key; the first value wins. */
 	d = open_ok("inline:{ a=1, A=2 }", 0);
-	assert_found(d, "a", "1");
+	tu_assert_found(d, "a", "1");
 	assert_int_equal(d->diags.n, 1);
 	assert_non_null(strstr(d->diags.v[0].text, "duplicate entry"));
 	dict_close(d);
 	d = open_ok("inline:{ a=1, A=2 }", DICT_FLAG_NOFOLD);
-	assert_found(d, "a", "1");
-	assert_found(d, "A", "2");
+	tu_assert_found(d, "a", "1");
+	tu_assert_found(d, "A", "2");
 	assert_int_equal(d->diags.n, 0);
 	dict_close(d);
 }
@@ -155,17 +140,17 @@ static void test_static(void **state)
 	(void)state;
 	d = open_ok("static:OK", 0);
 	assert_string_equal(d->type, "static");
-	assert_found(d, "anything", "OK");
-	assert_found(d, "", "OK");
+	tu_assert_found(d, "anything", "OK");
+	tu_assert_found(d, "", "OK");
 	dict_close(d);
 	d = open_ok("static:{ text with spaces, and commas }", 0);
-	assert_found(d, "x", "text with spaces, and commas");
+	tu_assert_found(d, "x", "text with spaces, and commas");
 	dict_close(d);
 	d = open_ok("static:", 0);
-	assert_found(d, "x", "");
+	tu_assert_found(d, "x", "");
 	dict_close(d);
 	d = open_ok("static:{}", 0);
-	assert_found(d, "x", "");
+	tu_assert_found(d, "x", "");
 	dict_close(d);
 	open_err("static:{abc", 0, "missing '}'");
 }
@@ -226,17 +211,17 @@ static void test_texthash(void **state)
 	d = open_ok(spec, 0);
 	assert_string_equal(d->type, "texthash");
 	assert_string_equal(d->name, path);
-	assert_found(d, "alice", "alice@example.com");
-	assert_found(d, "ALICE", "alice@example.com");
-	assert_found(d, "multi", "first  second part\tthird");
-	assert_found(d, "trail", "value, trailing space");
-	assert_found(d, "crlf", "value");
-	assert_found(d, "last", "no-newline");
-	assert_notfound(d, "lonelykey");
-	assert_notfound(d, "lonely2");
-	assert_notfound(d, "#");
-	assert_notfound(d, "second");
-	assert_notfound(d, "third");
+	tu_assert_found(d, "alice", "alice@example.com");
+	tu_assert_found(d, "ALICE", "alice@example.com");
+	tu_assert_found(d, "multi", "first  second part\tthird");
+	tu_assert_found(d, "trail", "value, trailing space");
+	tu_assert_found(d, "crlf", "value");
+	tu_assert_found(d, "last", "no-newline");
+	tu_assert_notfound(d, "lonelykey");
+	tu_assert_notfound(d, "lonely2");
+	tu_assert_notfound(d, "#");
+	tu_assert_notfound(d, "second");
+	tu_assert_notfound(d, "third");
 	assert_int_equal(d->diags.n, 3);
 	assert_diag(d, 0, path, 8, "expected format: key whitespace value");
 	assert_diag(d, 1, path, 9, "duplicate entry: \"alice\"");
@@ -245,9 +230,9 @@ static void test_texthash(void **state)
 
 	/* Without folding, "Alice" and "alice" are different keys. */
 	d = open_ok(spec, DICT_FLAG_NOFOLD);
-	assert_found(d, "Alice", "alice@example.com");
-	assert_found(d, "alice", "duplicate@example.com");
-	assert_notfound(d, "ALICE");
+	tu_assert_found(d, "Alice", "alice@example.com");
+	tu_assert_found(d, "alice", "duplicate@example.com");
+	tu_assert_notfound(d, "ALICE");
 	assert_int_equal(d->diags.n, 2);
 	assert_diag(d, 0, path, 8, "expected format");
 	assert_diag(d, 1, path, 13, "expected format");
@@ -267,11 +252,11 @@ static void test_texthash_edges(void **state)
 
 	(void)state;
 	d = open_ok(spec, 0);
-	assert_found(d, "key", "value");
-	assert_found(d, "multi", "line value");	/* key alone on the first line */
-	assert_found(d, "after", "ok");
-	assert_notfound(d, "bad");
-	assert_notfound(d, "orphan");
+	tu_assert_found(d, "key", "value");
+	tu_assert_found(d, "multi", "line value");	/* key alone on the first line */
+	tu_assert_found(d, "after", "ok");
+	tu_assert_notfound(d, "bad");
+	tu_assert_notfound(d, "orphan");
 	assert_int_equal(d->diags.n, 2);
 	assert_diag(d, 0, path, 1, "white space");
 	assert_diag(d, 1, path, 5, "NUL");
@@ -284,7 +269,7 @@ static void test_texthash_edges(void **state)
 	path = write_file("");
 	spec = xasprintf("texthash:%s", path);
 	d = open_ok(spec, 0);
-	assert_notfound(d, "x");
+	tu_assert_notfound(d, "x");
 	assert_int_equal(d->diags.n, 0);
 	dict_close(d);
 	unlink(path);
@@ -329,7 +314,7 @@ static void test_register(void **state)
 	assert_ptr_equal(dict_type_find("fake"), &fake);
 	d = open_ok("fake:thing", 0);
 	assert_string_equal(d->name, "thing");
-	assert_found(d, "WHO", "fake1");
+	tu_assert_found(d, "WHO", "fake1");
 	dict_close(d);
 	dict_register(&fake2);
 	assert_ptr_equal(dict_type_find("fake"), &fake2);
@@ -355,10 +340,10 @@ static void test_mem_table(void **state)
 	for (int i = 0; i < 5000; i++) {
 		snprintf(key, sizeof(key), "kEY%d", i);
 		snprintf(val, sizeof(val), "v%d", i);
-		assert_found(d, key, val);
+		tu_assert_found(d, key, val);
 	}
-	assert_notfound(d, "key5000");
-	assert_notfound(d, "");
+	tu_assert_notfound(d, "key5000");
+	tu_assert_notfound(d, "");
 	dict_close(d);
 }
 

@@ -30,6 +30,7 @@
 #include "dict.h"
 #include "dict_db.h"
 #include "mem.h"
+#include "testutil.h"
 
 static char *topdir;
 
@@ -38,28 +39,17 @@ static char *path_of(const char *name)
 	return xasprintf("%s/%s", topdir, name);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
 static int setup(void **state)
 {
-	char tmpl[] = "/tmp/test_dict_db.XXXXXX";
-
 	(void)state;
-	assert_non_null(mkdtemp(tmpl));
-	topdir = xstrdup(tmpl);
+	topdir = tu_scratch_dir("test_dict_db");
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	nftw(topdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tu_remove_tree(topdir);
 	free(topdir);
 	return 0;
 }
@@ -96,22 +86,6 @@ static void open_err(const char *spec, const char *want)
 	free(err);
 }
 
-static void assert_found(struct dict *d, const char *key, const char *want)
-{
-	const char *v = NULL;
-
-	if (dict_lookup(d, key, &v) != DICT_FOUND)
-		fail_msg("%s:%s: \"%s\" not found", d->type, d->name, key);
-	assert_string_equal(v, want);
-}
-
-static void assert_notfound(struct dict *d, const char *key)
-{
-	const char *v = NULL;
-
-	assert_int_equal(dict_lookup(d, key, &v), DICT_NOTFOUND);
-}
-
 static const char *const keys[] = { "Alice", "bob@Example.COM", "postmaster" };
 static const char *const values[] = { "alice@example.org, |/bin/true", "Bob Smith", "root" };
 
@@ -131,15 +105,15 @@ static void test_build_and_read(void **state)
 		d = open_ok(types[t], path, 0);
 		assert_string_equal(d->type, types[t]);
 		assert_string_equal(d->name, path);
-		assert_found(d, "alice", "alice@example.org, |/bin/true");
-		assert_found(d, "ALICE", "alice@example.org, |/bin/true");
-		assert_found(d, "bob@example.com", "Bob Smith");
-		assert_found(d, "PostMaster", "root");
-		assert_notfound(d, "carol");
-		assert_notfound(d, "");
+		tu_assert_found(d, "alice", "alice@example.org, |/bin/true");
+		tu_assert_found(d, "ALICE", "alice@example.org, |/bin/true");
+		tu_assert_found(d, "bob@example.com", "Bob Smith");
+		tu_assert_found(d, "PostMaster", "root");
+		tu_assert_notfound(d, "carol");
+		tu_assert_notfound(d, "");
 		/* a value stays valid (and the same) across other lookups */
 		assert_int_equal(dict_lookup(d, "alice", &v1), DICT_FOUND);
-		assert_found(d, "postmaster", "root");
+		tu_assert_found(d, "postmaster", "root");
 		assert_int_equal(dict_lookup(d, "ALICE", &v2), DICT_FOUND);
 		assert_ptr_equal(v1, v2);
 		assert_string_equal(v1, "alice@example.org, |/bin/true");
@@ -156,13 +130,13 @@ static void test_nofold(void **state)
 	(void)state;
 	build("hash", path, keys, values, 3, DICT_FLAG_NOFOLD);
 	d = open_ok("hash", path, DICT_FLAG_NOFOLD);
-	assert_found(d, "Alice", "alice@example.org, |/bin/true");
-	assert_notfound(d, "alice");
+	tu_assert_found(d, "Alice", "alice@example.org, |/bin/true");
+	tu_assert_notfound(d, "alice");
 	dict_close(d);
 	/* opened folding, a key stored with capitals cannot be found */
 	d = open_ok("hash", path, 0);
-	assert_notfound(d, "Alice");
-	assert_found(d, "postmaster", "root");
+	tu_assert_notfound(d, "Alice");
+	tu_assert_found(d, "postmaster", "root");
 	dict_close(d);
 	free(path);
 }
@@ -203,7 +177,7 @@ static void test_stored_form(void **state)
 	raw_sizes(file, "postmaster", 11, &vsize);
 	assert_int_equal(vsize, 5);
 	d = open_ok("hash", path, 0);
-	assert_found(d, "POSTMASTER", "root");
+	tu_assert_found(d, "POSTMASTER", "root");
 	dict_close(d);
 	free(file);
 	free(path);
@@ -222,7 +196,7 @@ static void test_duplicates_keep_first(void **state)
 	assert_int_equal(dict_db_put(w, "other", "x", &err), 0);
 	assert_int_equal(dict_db_commit(w, &err), 0);
 	d = open_ok("btree", path, 0);
-	assert_found(d, "key", "first");
+	tu_assert_found(d, "key", "first");
 	dict_close(d);
 	free(path);
 }
@@ -277,12 +251,12 @@ static void test_atomic_replace(void **state)
 	build("hash", path, k2, v2, 2, 0);
 	assert_no_tmp(path);
 	/* the reader that was open keeps the table it opened */
-	assert_found(old, "alice", "alice@example.org, |/bin/true");
-	assert_notfound(old, "new");
+	tu_assert_found(old, "alice", "alice@example.org, |/bin/true");
+	tu_assert_notfound(old, "new");
 	cur = open_ok("hash", path, 0);
-	assert_found(cur, "alice", "changed");
-	assert_found(cur, "new", "entry");
-	assert_notfound(cur, "postmaster");
+	tu_assert_found(cur, "alice", "changed");
+	tu_assert_found(cur, "new", "entry");
+	tu_assert_notfound(cur, "postmaster");
 	dict_close(cur);
 	dict_close(old);
 	/* the permission bits of the old table survive the rebuild */
@@ -295,7 +269,7 @@ static void test_atomic_replace(void **state)
 	dict_db_abort(w);
 	assert_no_tmp(path);
 	cur = open_ok("hash", path, 0);
-	assert_found(cur, "alice", "changed");
+	tu_assert_found(cur, "alice", "changed");
 	dict_close(cur);
 	free(file);
 	free(path);
@@ -331,7 +305,7 @@ static void test_builders_take_turns(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	d = open_ok("hash", path, 0);
-	assert_found(d, "who", "second");
+	tu_assert_found(d, "who", "second");
 	dict_close(d);
 	assert_no_tmp(path);
 	free(path);

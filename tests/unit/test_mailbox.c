@@ -36,6 +36,7 @@
 #include "mailbox.h"
 #include "mem.h"
 #include "vstr.h"
+#include "testutil.h"
 
 #define PREFIX		"Return-Path: <alice@example.com>\nDelivered-To: bob@example.com\n"
 #define ARRIVAL		((time_t)1700000000)
@@ -193,28 +194,17 @@ static void assert_result(const struct mailbox_result *res, int status, const ch
 			 status, dsn, text_part ? text_part : "");
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
 static int setup(void **state)
 {
-	char tmpl[] = "/tmp/test_mailbox.XXXXXX";
-
 	(void)state;
-	assert_non_null(mkdtemp(tmpl));
-	topdir = xstrdup(tmpl);
+	topdir = tu_scratch_dir("test_mailbox");
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	nftw(topdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tu_remove_tree(topdir);
 	free(topdir);
 	return 0;
 }

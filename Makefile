@@ -34,7 +34,7 @@ SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 # program is built once its directory has sources.
 have_src      = $(foreach p,$(1),$(if $(wildcard $(p)/*.c),$(p)))
 BIN_PROGS     = $(call have_src,postern sendmail postdrop postqueue)
-LIBEXEC_PROGS = $(call have_src,master postlogd pickup cleanup qmgr trivial-rewrite local bounce showq smtpd)
+LIBEXEC_PROGS = $(call have_src,master postlogd pickup cleanup qmgr trivial-rewrite local bounce showq smtpd smtp)
 # Names under which sendmail is also installed (it acts on argv[0]).
 SENDMAIL_LINKS = $(if $(filter sendmail,$(BIN_PROGS)),bin/mailq bin/newaliases)
 DEP_LIBS      = $(SSL_LIBS) $(SASL_LIBS) $(PCRE2_LIBS) $(DB_LIBS) $(SPF2_LIBS) -lresolv

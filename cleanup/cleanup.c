@@ -61,7 +61,7 @@ static void envelope_reply(int fd, const struct cleanup_state *st)
 
 static void do_envelope(struct cleanup_state *st, const struct attr_list *l)
 {
-	static const char *optional[] = {"envid", "ret", "body_type", "dsn_kind", "log_ident"};
+	static const char *optional[] = {"envid", "ret", "body_type", "smtputf8", "dsn_kind", "log_ident"};
 	const char *sender, *origin = "local", *fullname;
 	long long uid = -1, flags = 0;
 	char *kv;

@@ -97,6 +97,7 @@ int cleanup_envelope(struct cleanup_client *c, const struct cleanup_envelope *en
 	add_opt(&l, "envid", env->envid);
 	add_opt(&l, "ret", env->ret);
 	add_opt(&l, "body_type", env->body_type);
+	add_opt(&l, "smtputf8", env->smtputf8);
 	add_opt(&l, "dsn_kind", env->dsn_kind);
 	add_opt(&l, "log_ident", env->log_ident);
 	if (send_frame(c, &l) < 0)

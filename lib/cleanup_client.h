@@ -13,7 +13,7 @@
  *
  * Protocol (attr frames after the greeting "protocol=cleanup version=2"):
  *   request=envelope  sender= origin= [uid=] [fullname=] [time=] [flags=]
- *                     [envid=] [ret=] [body_type=] [dsn_kind=] [log_ident=]
+ *                     [envid=] [ret=] [body_type=] [smtputf8=] [dsn_kind=] [log_ident=]
  *        reply:       status=0|4|5 queue_id=ID ("" when no file was made)
  *                     (smtpd needs the ID for its Received: header before
  *                     it sends any content)
@@ -50,6 +50,7 @@ struct cleanup_envelope {
 	const char *envid, *ret, *body_type;	/* DSN ENVID, RET, 8BITMIME; NULL = none */
 	const char *dsn_kind;		/* "bounce", "double", "delay": set by bounce(8) */
 	const char *log_ident;		/* original queue id for the log, or NULL */
+	const char *smtputf8;		/* "1": MAIL FROM had SMTPUTF8; NULL = no */
 };
 
 struct cleanup_result {

@@ -11,10 +11,15 @@
  * Delivery requests: qmgr connects to private/TRANSPORT, expects the
  * greeting protocol=delivery version=1, sends one frame:
  *   queue_id= queue_name=active sender= nexthop= times="ARRIVAL ACTIVE DISPATCH" content_offset=
- *   content_size= [envid=] [ret=] [dsn_kind=] rcpt_count=N
+ *   content_size= [envid=] [ret=] [dsn_kind=] [body_type=] [smtputf8=1] rcpt_count=N
  *   and for i in 0..N-1:  rI_addr= rI_orig= rI_notify= rI_offset=
  * and reads one reply frame: status=0 and for each i
  *   rI_status= sent|deferred|bounced   rI_dsn= X.Y.Z   rI_reason= text
+ * One connection may carry several requests, one after another: after
+ * each reply qmgr either sends the next request (always for the same
+ * transport and next hop, so an smtp agent can reuse its SMTP session) or
+ * closes the connection. An agent reads requests until EOF, waiting at
+ * most DELIVERY_IDLE_MS for the next one.
  * The agent itself logs to=<...> status= lines, appends bounce/defer log
  * entries (dsnlog.h) and marks done recipients in the queue file, in the
  * order of docs/QUEUE.md, before it replies.
@@ -31,6 +36,7 @@
 #define QMGR_FLUSH		"FAD"
 
 #define DELIVERY_PROTOCOL	"delivery"
+#define DELIVERY_IDLE_MS	(300 * 1000)	/* agent: wait for the next request */
 
 /* bounce(8): private/bounce, greeting protocol=bounce version=1, one frame
  *   request=notify queue_id= [queue_name=active]   DSN for bounce/ID entries

@@ -456,7 +456,7 @@ void local_forward(struct local_msg *msg, const char *rcpt, const struct argv *t
 		   struct local_result *res)
 {
 	struct cleanup_envelope env = {msg->sender, "forward", -1, NULL, 0, 0, NULL, NULL, NULL, NULL,
-				       msg->queue_id};
+				       msg->queue_id, NULL};
 	struct cleanup_result cr;
 	struct content_ctx cc;
 	struct cleanup_client *c;

@@ -38,7 +38,7 @@ struct dropped {
 	long uid;
 	long long arrival;
 	struct cleanup_envelope env;
-	char *envid, *ret, *body_type;
+	char *envid, *ret, *body_type, *smtputf8;
 };
 
 /* field_ok - envelope text must be one line */
@@ -60,6 +60,8 @@ static void take_attr(struct dropped *d, const char *kv)
 		d->ret = xstrdup(kv + 4);
 	else if (strncmp(kv, "body_type=", 10) == 0)
 		d->body_type = xstrdup(kv + 10);
+	else if (strncmp(kv, "smtputf8=", 9) == 0 && d->smtputf8 == NULL)
+		d->smtputf8 = xstrdup(kv + 9);
 }
 
 static void dropped_free(struct dropped *d)
@@ -69,6 +71,7 @@ static void dropped_free(struct dropped *d)
 	free(d->envid);
 	free(d->ret);
 	free(d->body_type);
+	free(d->smtputf8);
 }
 
 /* relay_file - reads the maildrop file and streams it to cleanup.
@@ -120,6 +123,7 @@ static int relay_file(int fd, struct cleanup_client **cp, struct dropped *d,
 				d->env.envid = d->envid;
 				d->env.ret = d->ret;
 				d->env.body_type = d->body_type;
+				d->env.smtputf8 = d->smtputf8;
 				if ((*cp = cleanup_open(NULL, &err)) == NULL) {
 					res->status = 4;
 					snprintf(res->reason, sizeof(res->reason), "%s", err);
@@ -160,7 +164,7 @@ static int relay_file(int fd, struct cleanup_client **cp, struct dropped *d,
 /* notify_sender - cleanup refused the message for good: tell the sender */
 static int notify_sender(const struct dropped *d, const struct cleanup_result *res, const char *name)
 {
-	struct cleanup_envelope env = {"", "bounce", -1, NULL, 0, 0, NULL, NULL, NULL, "bounce", name};
+	struct cleanup_envelope env = {"", "bounce", -1, NULL, 0, 0, NULL, NULL, NULL, "bounce", name, NULL};
 	struct cleanup_result r2;
 	struct cleanup_client *c;
 	char *err = NULL, *text;
@@ -204,7 +208,7 @@ static void move_to_corrupt(const char *name, const char *why)
 /* pickup_file - one maildrop file; -1 when pickup should stop this round */
 static int pickup_file(const char *name)
 {
-	struct dropped d = {NULL, NULL, -1, 0, {0}, NULL, NULL, NULL};
+	struct dropped d = {.uid = -1};
 	struct cleanup_client *c = NULL;
 	struct cleanup_result res = {0};
 	char path[512];

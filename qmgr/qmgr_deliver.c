@@ -210,7 +210,7 @@ static void add_request_attrs(struct attr_list *l, const struct qentry *e)
 	const struct qmgr_msg *m = e->m;
 	struct delivery_times t;
 	char key[32], num[64];
-	static const char *pass[] = {"envid", "ret", "dsn_kind"};
+	static const char *pass[] = {"envid", "ret", "dsn_kind", "body_type", "smtputf8"};
 
 	qmgr_times(m, &t);
 	attr_add_str(l, "queue_id", m->id);

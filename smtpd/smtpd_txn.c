@@ -89,7 +89,8 @@ static void received_header(struct smtpd_session *s)
 static int drop_open(struct smtpd_session *s)
 {
 	char *path = xasprintf("%s/postdrop", conf_str("command_directory")), *err = NULL, *kv;
-	const char *attrs[][2] = {{"envid", s->envid}, {"ret", s->ret}, {"body_type", s->body_type}};
+	const char *attrs[][2] = {{"envid", s->envid}, {"ret", s->ret}, {"body_type", s->body_type},
+				  {"smtputf8", s->smtputf8 ? "1" : NULL}};
 	vstr out = VSTR_INIT;
 
 	if (postdrop_start(&s->drop, path, conf_dir(), 0, &err) < 0) {
@@ -166,6 +167,7 @@ int smtpd_txn_open(struct smtpd_session *s, enum smtpd_data_mode mode)
 	env.envid = s->envid;
 	env.ret = s->ret;
 	env.body_type = s->body_type;
+	env.smtputf8 = s->smtputf8 ? "1" : NULL;
 	if (cleanup_envelope(s->cleanup, &env) < 0 || *cleanup_queue_id(s->cleanup) == 0) {
 		cleanup_finish(s->cleanup, &res);
 		s->cleanup = NULL;

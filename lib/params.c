@@ -135,6 +135,8 @@ static const struct param_def params[] = {
 	    "where the daemon programs that master runs are installed"),
 	TIME("daemon_timeout", "18000s", 1, INT_MAX, 's',
 	     "how long a daemon may work on one request before it gives up"),
+	INT("default_destination_concurrency_failed_cohort_limit", "1", 1, INT_MAX,
+	    "failed deliveries (each counting 1/concurrency) after which a destination is dead for minimal_backoff_time"),
 	INT("default_destination_concurrency_limit", "20", 1, INT_MAX,
 	    "parallel deliveries to one destination, unless TRANSPORT_destination_concurrency_limit says otherwise"),
 	INT("default_destination_recipient_limit", "50", 1, INT_MAX,
@@ -145,6 +147,8 @@ static const struct param_def params[] = {
 	    "process limit of a master.cf service whose maxproc is \"-\""),
 	STR("default_transport", "smtp",
 	    "transport[:nexthop] for domains that are not local (used by trivial-rewrite)"),
+	LIST("defer_transports", "",
+	     "transports whose mail waits in the deferred queue until a flush (sendmail -q)"),
 	TIME("delay_warning_time", "0h", 0, INT_MAX, 'h',
 	     "send the sender a delay warning after a message waited this long (0 = never)"),
 	BOOL("disable_vrfy_command", "yes",
@@ -161,6 +165,8 @@ static const struct param_def params[] = {
 	     "addresses inet services listen on when master.cf names no host"),
 	LIST("inet_protocols", "all",
 	     "IP versions to use: ipv4, ipv6, or all"),
+	INT("initial_destination_concurrency", "5", 1, INT_MAX,
+	    "parallel deliveries a destination starts with (it grows while deliveries succeed)"),
 	TIME("ipc_timeout", "3600s", 1, INT_MAX, 's',
 	     "time limit for one exchange with another postern process"),
 	INT("line_length_limit", "2048", 512, INT_MAX,
@@ -225,6 +231,8 @@ static const struct param_def params[] = {
 	     "how long master waits before restarting a service that fails at start"),
 	STR("setgid_group", "postdrop",
 	    "group that owns the mail submission drop and its setgid program"),
+	TIME("smtp_connection_cache_time_limit", "2s", 0, INT_MAX, 's',
+	     "how long qmgr keeps an idle delivery agent connection (and its SMTP session) for more mail to the same destination"),
 	STR("smtpd_banner", "$myhostname ESMTP $mail_name",
 	    "text after 220 in the SMTP greeting; must start with $myhostname"),
 	LIST("smtpd_client_restrictions", "",
@@ -313,7 +321,8 @@ const char *param_default(const struct param_def *p)
 
 int param_is_per_transport(const char *name)
 {
-	static const char *suffixes[] = {"_destination_concurrency_limit", "_destination_recipient_limit"};
+	static const char *suffixes[] = {"_destination_concurrency_limit", "_destination_recipient_limit",
+					 "_destination_concurrency_failed_cohort_limit"};
 	size_t len = strlen(name);
 
 	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {

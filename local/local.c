@@ -2,8 +2,8 @@
  *
  * Runs as root (master.cf unpriv n) only to switch to each recipient;
  * every write into a mailbox, file or command happens in a child with the
- * recipient's (or default_privs') identity. One request from qmgr per
- * connection (lib/qmgr_proto.h). For each recipient, in the order of
+ * recipient's (or default_privs') identity. Requests from qmgr come one
+ * after another on a connection (lib/qmgr_proto.h). For each recipient, in the order of
  * docs/QUEUE.md: deliver (the mailbox write is fsynced), then record a
  * deferral in defer/ID or mark the recipient done, then reply.
  *
@@ -159,9 +159,14 @@ static void serve(int fd)
 {
 	struct attr_list req = ATTR_LIST_INIT;
 
-	if (ipc_send_greeting(fd, DELIVERY_PROTOCOL, 1, 10000) == 0
-	    && attr_read(fd, &req, LOCAL_MAX_FRAME, 60000) == 0)
+	if (ipc_send_greeting(fd, DELIVERY_PROTOCOL, 1, 10000) < 0)
+		return;
+	/* requests one after another until qmgr closes the connection */
+	while (attr_read(fd, &req, LOCAL_MAX_FRAME, DELIVERY_IDLE_MS) == 0) {
+		server_watchdog_reset();
 		handle(fd, &req);
+		attr_list_clear(&req);
+	}
 	attr_list_clear(&req);
 }
 

@@ -20,6 +20,7 @@ struct qmgr_msg {
 	int pending;		/* delivery requests not yet answered */
 	int undispatched;	/* entries not yet sent */
 	int deferred;		/* some recipient was deferred this pass */
+	int flushed;		/* brought in by a flush: defer_transports do not apply */
 	double active_time;	/* when it entered the active queue */
 	struct qmgr_msg *next;
 };

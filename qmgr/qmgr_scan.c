@@ -27,6 +27,7 @@
 #define STALE_SECONDS	(24 * 3600)
 
 int qmgr_active_count;
+static int scanning_all;	/* qmgr_scan_deferred(1) is running */
 
 void qmgr_recover_active(void)
 {
@@ -103,6 +104,7 @@ static void activate(const char *dir, const char *id)
 	}
 	close(fd);
 	qmgr_active_count++;
+	m->flushed = scanning_all;
 	msg_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", id, m->env.sender,
 		 m->env.content_size, m->env.nrcpt);
 	qmgr_deliver_message(m);
@@ -174,7 +176,9 @@ void qmgr_scan_deferred(int all)
 		if (de->d_name[0] == '.' || strlen(de->d_name) != 1)
 			continue;
 		snprintf(sub, sizeof(sub), "deferred/%s", de->d_name);
+		scanning_all = all;
 		scan_dir(sub, all ? 0 : time(NULL));
+		scanning_all = 0;
 	}
 	closedir(d);
 	qmgr_deliver_kick();

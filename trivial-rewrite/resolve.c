@@ -215,11 +215,12 @@ static size_t dsn_prefix(const char *s)
 static int error_route(struct resolved *r, const char *transport, const char *text)
 {
 	int retry = strcmp(transport, "retry") == 0;
-	size_t n = dsn_prefix(text);
-	char *dsn;
+	size_t n;
+	char *dsn, *reason;
 
 	if (!retry && strcmp(transport, "error") != 0)
 		return 0;
+	n = dsn_prefix(text);
 	dsn = n ? xstrndup(text, n) : xstrdup("X.0.0");
 	dsn[0] = retry ? '4' : '5';
 	text += n;
@@ -227,8 +228,10 @@ static int error_route(struct resolved *r, const char *transport, const char *te
 		text++;
 	if (*text == 0)
 		text = retry ? "delivery temporarily suspended" : "mail for this address is not deliverable";
-	set_error(r, dsn, text);
+	reason = xstrdup(text);		/* text may be r->nexthop, which set_error frees */
+	set_error(r, dsn, reason);
 	free(dsn);
+	free(reason);
 	return 1;
 }
 

@@ -149,7 +149,14 @@ static const struct server_ops smtp_ops = {
 	.single = serve,
 };
 
+/* main - as the lmtp service the program logs as postern/lmtp, the way
+ * Postfix's lmtp (a link to its smtp) does: log parsers key on it. */
 int main(int argc, char **argv)
 {
+	static char lmtp_name[] = "lmtp";
+
+	for (int i = 1; i + 1 < argc; i++)
+		if (strcmp(argv[i], "-n") == 0 && strcmp(argv[i + 1], "lmtp") == 0)
+			argv[0] = lmtp_name;
 	server_main(argc, argv, &smtp_ops);
 }

@@ -136,7 +136,8 @@ struct smtp_session {
 	int fd;
 	int lmtp;
 	struct smtp_server srv;
-	char relay[SMTP_RELAY_MAX];	/* host[addr]:port */
+	char relay[SMTP_RELAY_MAX];	/* host[addr]:port, for relay= */
+	char name[SMTP_RELAY_MAX];	/* host[addr], for reasons (Postfix's shapes) */
 	char *nexthop;		/* the request nexthop it serves */
 	unsigned features;
 	long long size_limit;
@@ -155,6 +156,7 @@ int smtp_read_reply(struct smtp_session *s, struct smtp_reply *r, int timeout_s)
 int smtp_flush(struct smtp_session *s, int timeout_s);
 void smtp_session_close(struct smtp_session *s, int quit);
 void smtp_relay_name(const struct smtp_server *srv, char *buf, size_t size);
+void smtp_host_name(const struct smtp_server *srv, char *buf, size_t size);
 
 /* smtp_proto.c */
 struct smtp_timeouts {

@@ -26,6 +26,11 @@ void smtp_relay_name(const struct smtp_server *srv, char *buf, size_t size)
 		snprintf(buf, size, "%s[%s]:%u", srv->host, srv->addr_text, srv->port);
 }
 
+void smtp_host_name(const struct smtp_server *srv, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s[%s]", srv->host, srv->family == AF_UNIX ? srv->path : srv->addr_text);
+}
+
 static socklen_t fill_sockaddr(const struct smtp_server *srv, struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof(*ss));

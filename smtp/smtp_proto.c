@@ -68,9 +68,9 @@ void smtp_timeouts_load(struct smtp_timeouts *t, int lmtp)
 static void io_fail(struct smtp_fail *f, const struct smtp_session *s, int io, const char *stage)
 {
 	if (io == SMTP_IO_TIMEOUT)
-		smtp_fail_set(f, 4, "4.4.2", "conversation with %s timed out while %s", s->relay, stage);
+		smtp_fail_set(f, 4, "4.4.2", "conversation with %s timed out while %s", s->name, stage);
 	else
-		smtp_fail_set(f, 4, "4.4.2", "lost connection with %s while %s", s->relay, stage);
+		smtp_fail_set(f, 4, "4.4.2", "lost connection with %s while %s", s->name, stage);
 }
 
 /* said - "host X said: REPLY (in reply to CMD command)" with the reply's class */
@@ -81,7 +81,7 @@ static void said(struct smtp_fail *f, const struct smtp_session *s, const struct
 
 	smtp_reply_oneline(r, &one);
 	smtp_fail_set(f, r->code >= 500 ? 5 : 4, r->code >= 400 ? r->dsn : "4.5.0",
-		      "host %s said: %s (in reply to %s)", s->relay, vstr_str(&one), cmd);
+		      "host %s said: %s (in reply to %s)", s->name, vstr_str(&one), cmd);
 	vstr_release(&one);
 }
 
@@ -91,6 +91,7 @@ static void session_init(struct smtp_session *s, const struct smtp_server *srv, 
 	s->lmtp = lmtp;
 	s->srv = *srv;
 	smtp_relay_name(srv, s->relay, sizeof(s->relay));
+	smtp_host_name(srv, s->name, sizeof(s->name));
 	s->features = 0;
 	s->size_limit = 0;
 	s->uses = 0;
@@ -175,12 +176,12 @@ enum smtp_try smtp_session_open(struct smtp_session *s, const struct smtp_server
 		smtp_reply_oneline(&r, &one);
 		smtp_fail_set(f, r.code / 100 == 5 && !conf_bool("smtp_skip_5xx_greeting") ? 5 : 4,
 			      r.code / 100 == 5 && !conf_bool("smtp_skip_5xx_greeting") ? r.dsn : "4.3.0",
-			      "host %s refused to talk to me: %s", s->relay, vstr_str(&one));
+			      "host %s refused to talk to me: %s", s->name, vstr_str(&one));
 		vstr_release(&one);
 	} else if ((ret = hello(s, t, &r, f)) == SMTP_TRY_DONE && greets_as_me(&r)) {
 		talking = 1;
 		smtp_fail_set(f, 5, "5.4.6", "host %s greeted me with my own hostname %s",
-			      s->relay, conf_str("myhostname"));
+			      s->name, conf_str("myhostname"));
 		ret = SMTP_TRY_NEXT;
 	}
 	smtp_reply_free(&r);
@@ -275,10 +276,10 @@ static int precheck(struct txn *x)
 
 	if (x->s->size_limit > 0 && x->req->content_size > x->s->size_limit) {
 		smtp_fail_set(&f, 5, "5.3.4", "message size %lld exceeds size limit %lld of server %s",
-			      x->req->content_size, x->s->size_limit, x->s->relay);
+			      x->req->content_size, x->s->size_limit, x->s->name);
 	} else if (needs_utf8(x->req) && !(x->s->features & SMTP_FEAT_SMTPUTF8)) {
 		smtp_fail_set(&f, 5, "5.6.7", "SMTPUTF8 is required, but was not offered by host %s",
-			      x->s->relay);
+			      x->s->name);
 	} else {
 		return 0;
 	}

@@ -1,0 +1,488 @@
+"""smtp(8), the SMTP/LMTP client, against scripted remote servers on the
+remote_net fixture's addresses (a dummy interface inside the test
+namespace) with MX/A records from the dns_server fixture.
+
+Remote servers are aiosmtpd with a scripted handler (per-recipient replies,
+greeting, DATA reply, delays, a dropped connection during DATA), recording
+each session's commands and messages and counting simultaneous sessions;
+an aiosmtpd LMTP server for the lmtp route. Mail enters the instance with
+sendmail or over SMTP with smtplib; bounces go to a local user, whose
+Maildir holds the DSN.
+"""
+import asyncio
+import email
+import email.policy
+import os
+import re
+import smtplib
+import threading
+import time
+
+import pytest
+
+from conftest import (ensure_user, maildir_files, myhostname, read_bytes, sendmail, wait_for,
+                      wait_mail)
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.lmtp import LMTP
+from aiosmtpd.smtp import SMTP
+
+SENDER_USER = "pt-smtpc"
+
+
+class Remote:
+    """One scripted server at (addr, port). Behaviour knobs (change them
+    at any time): greeting ("421 4.3.2 busy" ends the session), greeting_delay,
+    rcpt {local part: reply}, rcpt_delay, data_reply, data_drop (close the
+    connection instead of answering the final dot, keeping nothing),
+    ehlo_extra, ehlo_drop (keywords), utf8, size_limit."""
+
+    def __init__(self, addr, port=25, lmtp=False, utf8=True, size_limit=33554432, **knobs):
+        self.addr, self.port, self.lmtp = addr, port, lmtp
+        self.greeting = None
+        self.greeting_delay = 0
+        self.rcpt = {}
+        self.rcpt_delay = 0
+        self.data_reply = None
+        self.data_drop = False
+        self.ehlo_extra = ["PIPELINING", "DSN"]
+        self.ehlo_drop = []
+        self.__dict__.update(knobs)
+        self.lock = threading.Lock()
+        self.sessions = 0
+        self.open = 0
+        self.max_open = 0
+        self.messages = []	# dicts: mail_from, rcpt_tos, data, mail_args, rcpt_args
+        self.commands = []
+        self.ready = False
+        handler = Handler(self)
+        kwargs = {"enable_SMTPUTF8": utf8, "data_size_limit": size_limit,
+                  "server_hostname": "remote.test", "ident": "scripted"}
+        self.ctl = ScriptedController(self, handler, hostname=addr, port=port, **kwargs)
+        self.ctl.start()
+        with self.lock:
+            self.sessions = 0
+        self.ready = True
+
+    def session_open(self, delta):
+        with self.lock:
+            self.open += delta
+            if delta > 0:
+                self.sessions += self.ready
+                self.max_open = max(self.max_open, self.open)
+
+    def stop(self):
+        self.ctl.stop()
+
+
+class ScriptedMixin:
+    def connection_made(self, transport):
+        self.remote.session_open(1)
+        super().connection_made(transport)
+
+    def connection_lost(self, exc):
+        self.remote.session_open(-1)
+        super().connection_lost(exc)
+
+    async def _handle_client(self):
+        r = self.remote
+        if r.ready and r.greeting_delay:
+            await asyncio.sleep(r.greeting_delay)
+        if r.ready and r.greeting:
+            await self.push(r.greeting)
+            self.transport.close()
+            return
+        await super()._handle_client()
+
+    async def smtp_MAIL(self, arg):
+        self.remote.commands.append("MAIL " + (arg or ""))
+        self.mail_args = arg or ""
+        keep = [w for w in (arg or "").split() if not w.upper().startswith(("RET=", "ENVID="))]
+        await super().smtp_MAIL(" ".join(keep))
+
+    async def smtp_RCPT(self, arg):
+        self.remote.commands.append("RCPT " + (arg or ""))
+        if self.remote.rcpt_delay:
+            await asyncio.sleep(self.remote.rcpt_delay)
+        self.rcpt_args = getattr(self, "rcpt_args", []) + [arg or ""]
+        keep = [w for w in (arg or "").split() if not w.upper().startswith(("NOTIFY=", "ORCPT="))]
+        await super().smtp_RCPT(" ".join(keep))
+
+    async def smtp_RSET(self, arg):
+        self.remote.commands.append("RSET")
+        self.rcpt_args = []
+        await super().smtp_RSET(arg)
+
+
+class ScriptedSMTP(ScriptedMixin, SMTP):
+    pass
+
+
+class ScriptedLMTP(ScriptedMixin, LMTP):
+    pass
+
+
+class ScriptedController(Controller):
+    def __init__(self, remote, handler, **kw):
+        self.remote = remote
+        super().__init__(handler, **kw)
+
+    def factory(self):
+        cls = ScriptedLMTP if self.remote.lmtp else ScriptedSMTP
+        s = cls(self.handler, **self.SMTP_kwargs)
+        s.remote = self.remote
+        return s
+
+
+class Handler:
+    def __init__(self, remote):
+        self.remote = remote
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        r = self.remote
+        middle = [x for x in responses[1:-1] if x[4:].split(" ")[0] not in r.ehlo_drop]
+        middle += [f"250-{k}" for k in r.ehlo_extra if k not in r.ehlo_drop]
+        return [responses[0]] + middle + [responses[-1]]
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        reply = self.remote.rcpt.get(address.split("@")[0])
+        if reply and not reply.startswith("2"):
+            return reply
+        envelope.rcpt_tos.append(address)
+        return reply or "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server, session, envelope):
+        r = self.remote
+        if r.data_drop:
+            server.transport.close()
+            return "421 gone"
+        r.messages.append({"mail_from": envelope.mail_from, "rcpt_tos": list(envelope.rcpt_tos),
+                           "data": envelope.original_content, "mail_args": server.mail_args,
+                           "rcpt_args": list(getattr(server, "rcpt_args", []))})
+        server.rcpt_args = []
+        n = len(r.messages)
+        if r.lmtp:
+            return "\r\n".join(r.rcpt.get("lmtp:" + a.split("@")[0], f"250 2.0.0 <{a}> delivered as L{n}")
+                               for a in envelope.rcpt_tos)
+        return r.data_reply or f"250 2.0.0 Ok: queued as REMOTE{n}"
+
+
+@pytest.fixture
+def remotes(remote_net):
+    started = []
+
+    def start(addr, **kw):
+        r = Remote(addr, **kw)
+        started.append(r)
+        return r
+
+    yield start
+    for r in started:
+        r.stop()
+
+
+BASE_CONF = ("import_environment=TZ LANG=C RES_OPTIONS=timeout:1",
+             "smtp_connect_timeout=1s", "smtp_helo_timeout=2s", "smtp_rcpt_timeout=2s",
+             "smtp_data_done_timeout=3s", "minimal_backoff_time=300s", "queue_run_delay=300s")
+
+
+def start_inst(inst, *conf):
+    ensure_user(SENDER_USER)
+    inst.init()
+    inst.cmd("conf", "-e", *BASE_CONF, *conf)
+    inst.start()
+    return myhostname(inst)
+
+
+def send(inst, host, *rcpts, body="Subject: test\n\nhello\n", sender=None):
+    r = sendmail(inst, "-f", sender or f"{SENDER_USER}@{host}", *rcpts, data=body)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+def log_has(inst, pattern, timeout=20):
+    def found():
+        return re.search(pattern, inst.log())
+    try:
+        return wait_for(found, timeout, what=pattern)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n--- log:\n{inst.log()}") from None
+
+
+def flush(inst):
+    inst.cmd("queue", "flush")
+
+
+def dsn_of(inst, count=1):
+    """The parsed DSN messages in the sender's Maildir."""
+    paths = wait_mail(inst, SENDER_USER, count)
+    return [email.message_from_bytes(read_bytes(p), policy=email.policy.default) for p in paths]
+
+
+def dsn_text(msg):
+    return msg.as_bytes().decode(errors="replace")
+
+
+MX_RECORDS = [
+    ("MX", "mx.test", 10, "a.mx.test"), ("MX", "mx.test", 20, "b.mx.test"),
+    ("A", "a.mx.test", "192.0.2.10"), ("A", "b.mx.test", "192.0.2.11"),
+]
+
+
+# -- MX order and fallback ---------------------------------------------------
+
+@pytest.mark.parametrize("first", ["refused", "timeout", "greet421", "stall"])
+def test_second_mx_when_the_first_fails(inst, dns_server, remotes, first):
+    records = list(MX_RECORDS)
+    if first == "timeout":
+        records[2] = ("A", "a.mx.test", "192.0.2.99")	# in the subnet, nobody there
+    dns_server(records)
+    if first == "greet421":
+        remotes("192.0.2.10", greeting="421 4.3.2 busy, go away")
+    elif first == "stall":
+        remotes("192.0.2.10", greeting_delay=10)
+    b = remotes("192.0.2.11")
+    host = start_inst(inst)
+    t = time.monotonic()
+    send(inst, host, "rcpt@mx.test")
+    log_has(inst, r"smtp\[\d+\]: \w+: to=<rcpt@mx\.test>, relay=b\.mx\.test\[192\.0\.2\.11\]:25, "
+                  r"delay=[\d.]+, delays=[\d.]+/[\d.]+/[\d.]+/[\d.]+, dsn=2\.0\.0, "
+                  r"status=sent \(250 2\.0\.0 Ok: queued as REMOTE1\)")
+    assert time.monotonic() - t < 15
+    [m] = b.messages
+    assert m["rcpt_tos"] == ["rcpt@mx.test"] and b"\r\n\r\nhello\r\n" in m["data"]
+
+
+def test_all_mx_fail_defers_with_last_error(inst, dns_server, remotes):
+    dns_server(MX_RECORDS)
+    remotes("192.0.2.11", greeting="421 4.3.2 busy")
+    host = start_inst(inst)
+    send(inst, host, "rcpt@mx.test")
+    log_has(inst, r"to=<rcpt@mx\.test>, relay=b\.mx\.test\[192\.0\.2\.11\]:25, .*dsn=4\.3\.0, "
+                  r"status=deferred \(host b\.mx\.test\[192\.0\.2\.11\] refused to talk to me: "
+                  r"421 4\.3\.2 busy\)")
+
+
+def test_no_mx_uses_the_address(inst, dns_server, remotes):
+    dns_server([("A", "nomx.test", "192.0.2.12")])
+    r = remotes("192.0.2.12")
+    host = start_inst(inst)
+    send(inst, host, "x@nomx.test")
+    log_has(inst, r"to=<x@nomx\.test>, relay=nomx\.test\[192\.0\.2\.12\]:25, .*status=sent")
+    assert len(r.messages) == 1
+
+
+def test_null_mx_and_nxdomain_bounce(inst, dns_server, remote_net):
+    dns_server([("NULLMX", "nullmx.test"), ("A", "other.test", "192.0.2.12")])
+    host = start_inst(inst)
+    send(inst, host, "x@nullmx.test")
+    log_has(inst, r"to=<x@nullmx\.test>, relay=none, .*dsn=5\.1\.10, status=bounced "
+                  r"\(Domain nullmx\.test does not accept mail \(nullMX\)\)")
+    send(inst, host, "y@missing.test")
+    log_has(inst, r"to=<y@missing\.test>, relay=none, .*dsn=5\.4\.4, status=bounced \(Host or domain "
+                  r"name not found\. Name service error for name=missing\.test type=MX: Host not found\)")
+    texts = [dsn_text(m) for m in dsn_of(inst, 2)]
+    assert any("Status: 5.1.10" in t and "x@nullmx.test" in t for t in texts)
+    assert any("Status: 5.4.4" in t and "y@missing.test" in t for t in texts)
+
+
+def test_servfail_defers_then_delivers(inst, dns_server, remotes):
+    dns = dns_server([("SERVFAIL", "flaky.test")])
+    r = remotes("192.0.2.12")
+    host = start_inst(inst)
+    send(inst, host, "x@flaky.test")
+    log_has(inst, r"to=<x@flaky\.test>, relay=none, .*dsn=4\.4\.3, status=deferred \(Host or domain "
+                  r"name not found\. Name service error for name=flaky\.test type=MX: Host not found, "
+                  r"try again\)")
+    dns.stop()
+    dns_server([("A", "flaky.test", "192.0.2.12")])
+    flush(inst)
+    log_has(inst, r"to=<x@flaky\.test>, relay=flaky\.test\[192\.0\.2\.12\]:25, .*status=sent")
+    assert len(r.messages) == 1
+
+
+def test_mx_that_is_myself_loops(inst, dns_server, remote_net):
+    inst.init()
+    host = myhostname(inst)
+    dns_server([("MX", "loop.test", 10, host)])
+    inst.cmd("conf", "-e", *BASE_CONF)
+    ensure_user(SENDER_USER)
+    inst.start()
+    send(inst, host, "x@loop.test")
+    log_has(inst, r"to=<x@loop\.test>, relay=none, .*dsn=5\.4\.6, status=bounced "
+                  r"\(mail for loop\.test loops back to myself\)")
+
+
+# -- per-recipient outcomes -----------------------------------------------------
+
+def test_rcpt_4xx_deferred_then_delivered(inst, dns_server, remotes):
+    dns_server(MX_RECORDS)
+    a = remotes("192.0.2.10", rcpt={"busy": "450 4.2.0 Mailbox busy, try later"})
+    host = start_inst(inst)
+    send(inst, host, "busy@mx.test")
+    log_has(inst, r"to=<busy@mx\.test>, relay=a\.mx\.test\[192\.0\.2\.10\]:25, .*dsn=4\.2\.0, "
+                  r"status=deferred \(host a\.mx\.test\[192\.0\.2\.10\] said: 450 4\.2\.0 Mailbox busy, "
+                  r"try later \(in reply to RCPT TO command\)\)")
+    assert a.messages == []
+    a.rcpt = {}
+    flush(inst)
+    log_has(inst, r"to=<busy@mx\.test>, relay=a\.mx\.test\[192\.0\.2\.10\]:25, .*status=sent")
+    assert [m["rcpt_tos"] for m in a.messages] == [["busy@mx.test"]]
+
+
+def test_mixed_replies_in_one_message(inst, dns_server, remotes):
+    dns_server(MX_RECORDS)
+    a = remotes("192.0.2.10", rcpt={"later": "450 4.2.1 try later",
+                                    "gone": "550 5.1.1 <gone@mx.test>: Recipient address rejected"})
+    host = start_inst(inst)
+    send(inst, host, "ok@mx.test", "later@mx.test", "gone@mx.test")
+    log_has(inst, r"to=<ok@mx\.test>, .*dsn=2\.0\.0, status=sent")
+    log_has(inst, r"to=<later@mx\.test>, .*dsn=4\.2\.1, status=deferred")
+    log_has(inst, r"to=<gone@mx\.test>, .*dsn=5\.1\.1, status=bounced \(host a\.mx\.test\[192\.0\.2\.10\] "
+                  r"said: 550 5\.1\.1 <gone@mx\.test>: Recipient address rejected \(in reply to RCPT TO command\)\)")
+    assert [m["rcpt_tos"] for m in a.messages] == [["ok@mx.test"]]
+    # qmgr sends the DSN when the message leaves the queue: let "later" through
+    del a.rcpt["later"]
+    flush(inst)
+    log_has(inst, r"to=<later@mx\.test>, .*status=sent")
+    assert [m["rcpt_tos"] for m in a.messages] == [["ok@mx.test"], ["later@mx.test"]]
+    [dsn] = dsn_of(inst)
+    text = dsn_text(dsn)
+    assert "gone@mx.test" in text and "ok@mx.test" not in text
+    assert "Remote-MTA: dns; a.mx.test" in text
+    assert "Diagnostic-Code: smtp; 550 5.1.1 <gone@mx.test>: Recipient address rejected" in text
+    assert "Action: failed" in text and "Status: 5.1.1" in text
+
+
+def test_dropped_during_data_then_delivered_once(inst, dns_server, remotes):
+    dns_server(MX_RECORDS)
+    a = remotes("192.0.2.10", data_drop=True)
+    host = start_inst(inst)
+    send(inst, host, "x@mx.test", body="Subject: drop\n\n" + "line\n" * 2000)
+    log_has(inst, r"to=<x@mx\.test>, relay=a\.mx\.test\[192\.0\.2\.10\]:25, .*dsn=4\.4\.2, "
+                  r"status=deferred \(lost connection with a\.mx\.test\[192\.0\.2\.10\] while sending "
+                  r"end of data -- message may be sent more than once\)")
+    a.data_drop = False
+    flush(inst)
+    log_has(inst, r"to=<x@mx\.test>, .*status=sent")
+    time.sleep(0.5)
+    assert len(a.messages) == 1
+    assert a.messages[0]["data"].count(b"line\r\n") == 2000
+
+
+def test_slow_server_times_out_then_retry(inst, dns_server, remotes):
+    dns_server([("A", "slow.test", "192.0.2.12")])
+    r = remotes("192.0.2.12", rcpt_delay=5)
+    host = start_inst(inst)
+    send(inst, host, "x@slow.test")
+    log_has(inst, r"to=<x@slow\.test>, .*dsn=4\.4\.2, status=deferred \(conversation with "
+                  r"slow\.test\[192\.0\.2\.12\] timed out while sending RCPT TO\)")
+    r.rcpt_delay = 0
+    flush(inst)
+    log_has(inst, r"to=<x@slow\.test>, .*status=sent")
+
+
+# -- routes ---------------------------------------------------------------------
+
+def test_relayhost_with_port(inst, remotes):
+    r = remotes("192.0.2.13", port=2525)
+    host = start_inst(inst, "relayhost=[192.0.2.13]:2525")
+    send(inst, host, "x@anywhere.test")
+    log_has(inst, r"to=<x@anywhere\.test>, relay=192\.0\.2\.13\[192\.0\.2\.13\]:2525, .*status=sent")
+    assert r.messages[0]["rcpt_tos"] == ["x@anywhere.test"]
+
+
+def test_ipv6_literal_relayhost(inst, remotes):
+    r = remotes("2001:db8::10", port=2525)
+    host = start_inst(inst, "relayhost=[2001:db8::10]:2525")
+    send(inst, host, "x@anywhere.test")
+    log_has(inst, r"to=<x@anywhere\.test>, relay=2001:db8::10\[2001:db8::10\]:2525, .*status=sent")
+    assert len(r.messages) == 1
+
+
+def test_lmtp_inet_per_recipient_replies(inst, remotes):
+    r = remotes("192.0.2.14", port=24, lmtp=True, rcpt={"lmtp:full": "552 5.2.2 Mailbox full"})
+    host = start_inst(inst, "default_transport=lmtp:inet:192.0.2.14:24")
+    send(inst, host, "a@box.test", "full@box.test")
+    log_has(inst, r"lmtp\[\d+\]: \w+: to=<a@box\.test>, relay=192\.0\.2\.14\[192\.0\.2\.14\]:24, "
+                  r".*dsn=2\.0\.0, status=sent \(250 2\.0\.0 <a@box\.test> delivered as L1\)")
+    log_has(inst, r"to=<full@box\.test>, relay=192\.0\.2\.14\[192\.0\.2\.14\]:24, .*dsn=5\.2\.2, "
+                  r"status=bounced \(host 192\.0\.2\.14\[192\.0\.2\.14\] said: 552 5\.2\.2 Mailbox full "
+                  r"\(in reply to end of DATA command\)\)")
+    assert r.messages[0]["rcpt_tos"] == ["a@box.test", "full@box.test"]
+    assert any(c.startswith("MAIL") for c in r.commands)
+
+
+# -- extensions -------------------------------------------------------------------
+
+def test_size_too_big_bounced_without_sending(inst, remotes):
+    r = remotes("192.0.2.13", size_limit=1000)
+    host = start_inst(inst, "relayhost=[192.0.2.13]")
+    send(inst, host, "x@big.test", body="Subject: big\n\n" + "x" * 5000 + "\n")
+    log_has(inst, r"to=<x@big\.test>, .*dsn=5\.3\.4, status=bounced \(message size \d+ exceeds size "
+                  r"limit 1000 of server 192\.0\.2\.13\[192\.0\.2\.13\]\)")
+    assert r.commands == []
+
+
+def smtp_submit(inst, sender, rcpts, body, mail_options=(), rcpt_options=()):
+    with smtplib.SMTP("127.0.0.1", inst.port, timeout=10) as s:
+        s.ehlo("client.test")
+        s.mail(sender, list(mail_options))
+        for rc in rcpts:
+            code, msg = s.rcpt(rc, list(rcpt_options))
+            assert code == 250, msg
+        code, msg = s.data(body)
+        assert code == 250, msg
+
+
+def test_smtputf8_required_but_not_offered(inst, remotes):
+    remotes("192.0.2.13", utf8=False)
+    host = start_inst(inst, "relayhost=[192.0.2.13]")
+    smtp_submit(inst, f"{SENDER_USER}@{host}", ["j\u00f6rg@utf8.test"], b"Subject: u\r\n\r\nhi\r\n",
+                mail_options=["SMTPUTF8"])
+    log_has(inst, r"dsn=5\.6\.7, status=bounced \(SMTPUTF8 is required, but was not offered by host "
+                  r"192\.0\.2\.13\[192\.0\.2\.13\]\)")
+
+
+def test_smtputf8_passed_when_offered(inst, remotes):
+    r = remotes("192.0.2.13", utf8=True)
+    host = start_inst(inst, "relayhost=[192.0.2.13]")
+    smtp_submit(inst, f"{SENDER_USER}@{host}", ["j\u00f6rg@utf8.test"], b"Subject: u\r\n\r\nhi\r\n",
+                mail_options=["SMTPUTF8"])
+    log_has(inst, r"status=sent")
+    assert "SMTPUTF8" in r.messages[0]["mail_args"].upper()
+
+
+def test_dsn_parameters_passed_through(inst, remotes):
+    r = remotes("192.0.2.13")
+    host = start_inst(inst, "relayhost=[192.0.2.13]")
+    smtp_submit(inst, f"{SENDER_USER}@{host}", ["x@dsn.test"], b"Subject: d\r\n\r\nhi\r\n",
+                mail_options=["RET=HDRS", "ENVID=env+2B1"],
+                rcpt_options=["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;orig+2Bx@dsn.test"])
+    log_has(inst, r"to=<x@dsn\.test>, .*status=sent")
+    m = r.messages[0]
+    assert "RET=HDRS" in m["mail_args"] and "ENVID=env+2B1" in m["mail_args"]
+    assert m["rcpt_args"] == ["TO:<x@dsn.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;orig+2Bx@dsn.test"]
+
+
+def test_no_dsn_parameters_without_the_extension(inst, remotes):
+    r = remotes("192.0.2.13", ehlo_extra=[])
+    host = start_inst(inst, "relayhost=[192.0.2.13]")
+    smtp_submit(inst, f"{SENDER_USER}@{host}", ["x@dsn.test"], b"Subject: d\r\n\r\nhi\r\n",
+                mail_options=["RET=HDRS"], rcpt_options=["NOTIFY=FAILURE"])
+    log_has(inst, r"to=<x@dsn\.test>, .*status=sent")
+    m = r.messages[0]
+    assert "RET=" not in m["mail_args"]
+    assert m["rcpt_args"] == ["TO:<x@dsn.test>"]
+
+
+def test_content_is_dot_stuffed_and_long_lines_broken(inst, remotes):
+    r = remotes("192.0.2.13")
+    host = start_inst(inst, "relayhost=[192.0.2.13]")
+    body = "Subject: c\n\n.starts with a dot\n..two\n" + "z" * 1500 + "\nend\n"
+    send(inst, host, "x@content.test", body=body)
+    log_has(inst, r"to=<x@content\.test>, .*status=sent")
+    data = r.messages[0]["data"]
+    assert b"\r\n.starts with a dot\r\n..two\r\n" in data	# aiosmtpd removed the stuffing again
+    assert b"z" * 998 + b"\r\n " + b"z" * 502 + b"\r\nend\r\n" in data

@@ -486,3 +486,110 @@ def test_content_is_dot_stuffed_and_long_lines_broken(inst, remotes):
     data = r.messages[0]["data"]
     assert b"\r\n.starts with a dot\r\n..two\r\n" in data	# aiosmtpd removed the stuffing again
     assert b"z" * 998 + b"\r\n " + b"z" * 502 + b"\r\nend\r\n" in data
+
+
+# -- the delivery protocol itself: session reuse and hop_status ---------------
+# qmgr does not yet send several requests per connection, so these tests are
+# qmgr: they write queue files into active/ (qmgr only looks there at start)
+# and talk to private/smtp with attribute frames (lib/qmgr_proto.h).
+
+from test_bounce import as_dict, encode, read_frame, record	# noqa: E402
+from test_queue import make_id	# noqa: E402
+from conftest import connect_unix	# noqa: E402
+
+
+def active_file(inst, sender, rcpts, content=b"Subject: direct\n\nbody\n"):
+    """Writes active/ID; returns (id, content_offset, size, [R offsets])."""
+    qid = make_id()
+    head = record("V", "postern-queue 1")
+    c_at = len(head)
+    head += record("C", "%15d %15d %15d" % (0, 0, 0)) + record("T", f"{int(time.time())} 0")
+    head += record("S", sender)
+    offsets = []
+    for r in rcpts:
+        offsets.append(len(head))
+        head += record("R", r)
+    content_offset = len(head)
+    c = record("C", "%15d %15d %15d" % (len(content), content_offset, len(rcpts)))
+    data = head[:c_at] + c + head[c_at + len(c):] + record("M") + record("B", content) + record("E")
+    path = os.path.join(inst.queue, "active", qid)
+    with open(path, "wb") as f:
+        f.write(data)
+    os.chmod(path, 0o700)
+    owner = inst.cmd("conf", "-h", "-x", "mail_owner").stdout.strip()
+    try:
+        import pwd
+        pw = pwd.getpwnam(owner)
+        os.chown(path, pw.pw_uid, pw.pw_gid)
+    except KeyError:
+        pass
+    return qid, content_offset, len(content), offsets
+
+
+def request(qid, nexthop, rcpts, content_offset, size, offsets, sender="s@direct.test"):
+    now = time.time()
+    attrs = [("queue_id", qid), ("queue_name", "active"), ("sender", sender), ("nexthop", nexthop),
+             ("times", f"{now:.6f} {now:.6f} {now:.6f}"), ("content_offset", content_offset),
+             ("content_size", size), ("rcpt_count", len(rcpts))]
+    for i, (r, off) in enumerate(zip(rcpts, offsets)):
+        attrs += [(f"r{i}_addr", r), (f"r{i}_orig", ""), (f"r{i}_notify", ""), (f"r{i}_offset", off)]
+    return encode(attrs)
+
+
+class Agent:
+    """A qmgr-side connection to private/SERVICE."""
+
+    def __init__(self, inst, service="smtp"):
+        self.sock = connect_unix(os.path.join(inst.queue, "private", service), timeout=30)
+        greeting = as_dict(read_frame(self.sock))
+        assert greeting["protocol"] == "delivery" and greeting["version"] == "1"
+
+    def deliver(self, inst, nexthop, rcpts):
+        qid, off, size, offs = active_file(inst, "s@direct.test", rcpts)
+        self.sock.sendall(request(qid, nexthop, rcpts, off, size, offs))
+        return qid, as_dict(read_frame(self.sock))
+
+    def close(self):
+        self.sock.close()
+
+
+def test_session_reused_for_the_same_nexthop(inst, remotes):
+    r = remotes("192.0.2.13", rcpt={"bad": "550 5.1.1 no such user"})
+    other = remotes("192.0.2.15")
+    start_inst(inst)
+    agent = Agent(inst)
+    q1, rep1 = agent.deliver(inst, "[192.0.2.13]", ["a@direct.test"])
+    q2, rep2 = agent.deliver(inst, "[192.0.2.13]", ["bad@direct.test", "b@direct.test"])
+    assert r.commands.count("RSET") == 0
+    q2b, rep2b = agent.deliver(inst, "[192.0.2.13]", ["bad@direct.test"])	# nothing accepted
+    q3, rep3 = agent.deliver(inst, "[192.0.2.13]", ["c@direct.test"])
+    assert rep2b["r0_status"] == "bounced"
+    assert r.commands.count("RSET") == 1	# the transaction before broke off
+    q4, rep4 = agent.deliver(inst, "[192.0.2.15]", ["d@direct.test"])
+    agent.close()
+    assert rep1["r0_status"] == "sent" and rep1["hop_status"] == "ok"
+    assert (rep2["r0_status"], rep2["r1_status"], rep2["hop_status"]) == ("bounced", "sent", "ok")
+    assert rep2["r0_reason"] == ("host 192.0.2.13[192.0.2.13] said: 550 5.1.1 no such user "
+                                 "(in reply to RCPT TO command)")
+    assert rep3["r0_status"] == "sent" and rep4["r0_status"] == "sent"
+    assert r.sessions == 1 and len(r.messages) == 3 and other.sessions == 1
+    wait_for(lambda: r.open == 0, 10, what="QUIT of the first session")
+    log_has(inst, rf"{q3}: to=<c@direct\.test>, relay=192\.0\.2\.13\[192\.0\.2\.13\]:25, conn_use=4, "
+                  r"delay=[\d.]+, .*status=sent")
+    log_has(inst, rf"{q1}: to=<a@direct\.test>, relay=192\.0\.2\.13\[192\.0\.2\.13\]:25, delay=")
+    # the recipients are marked done in the queue files (R -> D)
+    for qid in (q1, q2, q3):
+        data = read_bytes(os.path.join(inst.queue, "active", qid))
+        assert b"Ra@" not in data and b"Rb@" not in data and b"Rbad@" not in data
+    assert os.path.exists(os.path.join(inst.queue, "bounce", q2))
+
+
+def test_hop_status_failed_when_no_server_answers(inst, remote_net):
+    start_inst(inst)
+    agent = Agent(inst)
+    qid, rep = agent.deliver(inst, "[192.0.2.99]", ["x@direct.test"])
+    agent.close()
+    assert rep["r0_status"] == "deferred" and rep["hop_status"] == "failed"
+    assert rep["r0_reason"] == "connect to 192.0.2.99[192.0.2.99]:25: Connection timed out"
+    with open(os.path.join(inst.queue, "defer", qid)) as f:
+        assert "Connection timed out" in f.read()

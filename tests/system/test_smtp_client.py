@@ -593,3 +593,35 @@ def test_hop_status_failed_when_no_server_answers(inst, remote_net):
     assert rep["r0_reason"] == "connect to 192.0.2.99[192.0.2.99]:25: Connection timed out"
     with open(os.path.join(inst.queue, "defer", qid)) as f:
         assert "Connection timed out" in f.read()
+
+
+# -- a real Postfix as the next hop ------------------------------------------
+
+def test_real_postfix_as_next_hop(inst, remotes):
+    import shutil
+    from test_postfix_relay import PrivatePostfix, postfix_missing
+    if postfix_missing():
+        pytest.skip(postfix_missing())
+    user = ensure_user(SENDER_USER)
+    maildir = os.path.join(user.pw_dir, "Maildir")
+    shutil.rmtree(maildir, ignore_errors=True)
+    pf = PrivatePostfix(25, main_extra="inet_interfaces = 192.0.2.16\nmydestination = pf.test\n"
+                        "mynetworks = 127.0.0.0/8 192.0.2.0/24\nrelayhost =\nhome_mailbox = Maildir/\n",
+                        master_extra="192.0.2.16:25 inet n - n - - smtpd\n")
+    try:
+        host = start_inst(inst, "relayhost=[192.0.2.16]")
+        body = "Subject: to postfix\n\n.dot line\n" + "p" * 1200 + "\nlast\n"
+        send(inst, host, f"{SENDER_USER}@pf.test", body=body)
+        log_has(inst, r"to=<pt-smtpc@pf\.test>, relay=192\.0\.2\.16\[192\.0\.2\.16\]:25, .*dsn=2\.0\.0, "
+                      r"status=sent \(250 2\.0\.0 Ok: queued as \w+\)", timeout=30)
+        try:
+            [path] = wait_for(lambda: maildir_files(maildir), 30, what="Postfix delivery")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n--- postfix log:\n{pf.log()}") from None
+        got = read_bytes(path)
+        assert b"\n.dot line\n" in got
+        assert b"p" * 998 + b"\n " + b"p" * 202 + b"\nlast\n" in got
+        assert re.search(r"postfix/smtpd\[\d+\]: \w+: client=\S+\[192\.0\.2\.1\d?\]", pf.log())
+    finally:
+        pf.cleanup()
+        shutil.rmtree(maildir, ignore_errors=True)

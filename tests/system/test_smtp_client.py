@@ -23,7 +23,7 @@ import pytest
 from conftest import (ensure_user, maildir_files, myhostname, read_bytes, sendmail, wait_for,
                       wait_mail)
 
-from aiosmtpd.controller import Controller
+from aiosmtpd.controller import Controller, UnixSocketController
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP
 
@@ -37,7 +37,7 @@ class Remote:
     connection instead of answering the final dot, keeping nothing),
     ehlo_extra, ehlo_drop (keywords), utf8, size_limit."""
 
-    def __init__(self, addr, port=25, lmtp=False, utf8=True, size_limit=33554432, **knobs):
+    def __init__(self, addr, port=25, lmtp=False, utf8=True, size_limit=33554432, unix=None, **knobs):
         self.addr, self.port, self.lmtp = addr, port, lmtp
         self.greeting = None
         self.greeting_delay = 0
@@ -58,8 +58,13 @@ class Remote:
         handler = Handler(self)
         kwargs = {"enable_SMTPUTF8": utf8, "data_size_limit": size_limit,
                   "server_hostname": "remote.test", "ident": "scripted"}
-        self.ctl = ScriptedController(self, handler, hostname=addr, port=port, **kwargs)
-        self.ctl.start()
+        if unix:
+            self.ctl = ScriptedUnixController(self, handler, unix_socket=unix, **kwargs)
+            self.ctl.start()
+            os.chmod(unix, 0o666)
+        else:
+            self.ctl = ScriptedController(self, handler, hostname=addr, port=port, **kwargs)
+            self.ctl.start()
         with self.lock:
             self.sessions = 0
         self.ready = True
@@ -132,6 +137,14 @@ class ScriptedController(Controller):
         s = cls(self.handler, **self.SMTP_kwargs)
         s.remote = self.remote
         return s
+
+
+class ScriptedUnixController(UnixSocketController):
+    def __init__(self, remote, handler, **kw):
+        self.remote = remote
+        super().__init__(handler, **kw)
+
+    factory = ScriptedController.factory
 
 
 class Handler:
@@ -414,6 +427,15 @@ def test_lmtp_inet_per_recipient_replies(inst, remotes):
     assert any(c.startswith("MAIL") for c in r.commands)
 
 
+def test_lmtp_unix_socket_relative_to_the_queue(inst, remotes):
+    host = start_inst(inst, "default_transport=lmtp:unix:private/test-lmtp")
+    r = remotes(None, lmtp=True, unix=os.path.join(inst.queue, "private", "test-lmtp"))
+    send(inst, host, "u@box.test")
+    log_has(inst, rf"lmtp\[\d+\]: \w+: to=<u@box\.test>, relay={re.escape(host)}\[private/test-lmtp\], "
+                  r".*dsn=2\.0\.0, status=sent \(250 2\.0\.0 <u@box\.test> delivered as L1\)")
+    assert r.messages[0]["rcpt_tos"] == ["u@box.test"]
+
+
 # -- extensions -------------------------------------------------------------------
 
 def test_size_too_big_bounced_without_sending(inst, remotes):
@@ -606,10 +628,11 @@ def test_real_postfix_as_next_hop(inst, remotes):
     maildir = os.path.join(user.pw_dir, "Maildir")
     shutil.rmtree(maildir, ignore_errors=True)
     pf = PrivatePostfix(25, main_extra="inet_interfaces = 192.0.2.16\nmydestination = pf.test\n"
-                        "mynetworks = 127.0.0.0/8 192.0.2.0/24\nrelayhost =\nhome_mailbox = Maildir/\n",
+                        "mynetworks = 127.0.0.0/8 192.0.2.0/24\nrelayhost =\nhome_mailbox = Maildir/\n"
+                        "smtpd_peername_lookup = no\n",
                         master_extra="192.0.2.16:25 inet n - n - - smtpd\n")
     try:
-        host = start_inst(inst, "relayhost=[192.0.2.16]")
+        host = start_inst(inst, "relayhost=[192.0.2.16]", "smtp_helo_timeout=30s")
         body = "Subject: to postfix\n\n.dot line\n" + "p" * 1200 + "\nlast\n"
         send(inst, host, f"{SENDER_USER}@pf.test", body=body)
         log_has(inst, r"to=<pt-smtpc@pf\.test>, relay=192\.0\.2\.16\[192\.0\.2\.16\]:25, .*dsn=2\.0\.0, "

@@ -87,8 +87,11 @@ static void try_servers(struct da_request *req, const struct smtp_servers *sv, i
 	for (size_t i = 0; i < sv->n && (session_limit <= 0 || sessions < session_limit); i++) {
 		memset(&s, 0, sizeof(s));
 		smtp_relay_name(&sv->v[i], relay, sizeof(relay));
-		if (smtp_session_open(&s, &sv->v[i], lmtp, t, &f) != SMTP_TRY_DONE)
+		if (smtp_session_open(&s, &sv->v[i], lmtp, t, &f) != SMTP_TRY_DONE) {
+			if (f.status == 5)
+				break;	/* a definite no (5xx, a loop): other servers are not asked */
 			continue;
+		}
 		sessions++;
 		req->times.connected = delivery_now();
 		if (smtp_deliver(&s, req, t, &f) == SMTP_TRY_DONE) {

@@ -245,7 +245,7 @@ MX_RECORDS = [
 
 # -- MX order and fallback ---------------------------------------------------
 
-@pytest.mark.parametrize("first", ["refused", "timeout", "greet421", "stall"])
+@pytest.mark.parametrize("first", ["refused", "timeout", "greet421", "greet554", "stall"])
 def test_second_mx_when_the_first_fails(inst, dns_server, remotes, first):
     records = list(MX_RECORDS)
     if first == "timeout":
@@ -253,6 +253,8 @@ def test_second_mx_when_the_first_fails(inst, dns_server, remotes, first):
     dns_server(records)
     if first == "greet421":
         remotes("192.0.2.10", greeting="421 4.3.2 busy, go away")
+    elif first == "greet554":	# smtp_skip_5xx_greeting = yes
+        remotes("192.0.2.10", greeting="554 5.7.1 no mail from you")
     elif first == "stall":
         remotes("192.0.2.10", greeting_delay=10)
     b = remotes("192.0.2.11")
@@ -284,6 +286,26 @@ def test_no_mx_uses_the_address(inst, dns_server, remotes):
     send(inst, host, "x@nomx.test")
     log_has(inst, r"to=<x@nomx\.test>, relay=nomx\.test\[192\.0\.2\.12\]:25, .*status=sent")
     assert len(r.messages) == 1
+
+
+def test_ipv6_only_mx(inst, dns_server, remotes):
+    dns_server([("MX", "v6.test", 10, "mx6.v6.test"), ("AAAA", "mx6.v6.test", "2001:db8::11")])
+    r = remotes("2001:db8::11")
+    host = start_inst(inst)
+    send(inst, host, "x@v6.test")
+    log_has(inst, r"to=<x@v6\.test>, relay=mx6\.v6\.test\[2001:db8::11\]:25, .*status=sent")
+    assert len(r.messages) == 1
+
+
+def test_5xx_greeting_bounces_when_not_skipped(inst, dns_server, remotes):
+    dns_server(MX_RECORDS)
+    remotes("192.0.2.10", greeting="554 5.7.1 no mail from you")
+    b = remotes("192.0.2.11")
+    host = start_inst(inst, "smtp_skip_5xx_greeting=no")
+    send(inst, host, "x@mx.test")
+    log_has(inst, r"to=<x@mx\.test>, relay=a\.mx\.test\[192\.0\.2\.10\]:25, .*dsn=5\.7\.1, status=bounced "
+                  r"\(host a\.mx\.test\[192\.0\.2\.10\] refused to talk to me: 554 5\.7\.1 no mail from you\)")
+    assert b.sessions == 0
 
 
 def test_null_mx_and_nxdomain_bounce(inst, dns_server, remote_net):

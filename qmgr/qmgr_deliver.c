@@ -512,6 +512,8 @@ static void conn_next(struct qconn *c)
 		dispatch_account(e);
 		if (conn_send(c, e) < 0)
 			conn_close(c, "cannot send the request to the delivery agent");
+		else
+			qmgr_deliver_kick();	/* a grown window may start another */
 		return;
 	}
 	if (linger <= 0 || queue_dead(q)) {

@@ -1,0 +1,165 @@
+"""Outbound scheduling and relaying end to end: qmgr's per-destination
+concurrency, dead destinations, agent connection reuse, defer_transports,
+and the relay setups of the ISP edge (relay for mynetworks) and the DMZ
+(relay_domains forwarded to an inner host through transport_maps).
+
+Remote servers are the scripted aiosmtpd servers of test_smtp_client.py on
+the remote_net addresses, with DNS from the dns_server fixture.
+"""
+import re
+import smtplib
+import time
+
+from conftest import wait_for
+from test_smtp_client import flush, log_has, remotes, send, start_inst  # noqa: F401 (fixture)
+
+SLOW_DATA = 0.6
+
+
+def slow(remote, seconds=SLOW_DATA):
+    """Makes remote take seconds over each RCPT, so sessions overlap."""
+    remote.rcpt_delay = seconds
+    return remote
+
+
+def sent_count(inst, domain):
+    return len(re.findall(rf"to=<[^>]*@{re.escape(domain)}>, relay=\S+, .*status=sent", inst.log()))
+
+
+def test_destination_concurrency_limit_is_respected(inst, dns_server, remotes):
+    dns_server([("MX", "busy.test", 10, "mx.busy.test"), ("A", "mx.busy.test", "192.0.2.10")])
+    r = slow(remotes("192.0.2.10"))
+    host = start_inst(inst, "smtp_destination_concurrency_limit=2",
+                      "initial_destination_concurrency=5")
+    for i in range(8):
+        send(inst, host, f"r{i}@busy.test")
+    wait_for(lambda: len(r.messages) == 8, 40, what="8 messages at the remote")
+    # the window starts at 5 but the transport's limit is 2
+    assert r.max_open == 2, r.max_open
+
+
+def test_window_starts_at_initial_destination_concurrency(inst, dns_server, remotes):
+    dns_server([("MX", "slowstart.test", 10, "mx.slowstart.test"),
+                ("A", "mx.slowstart.test", "192.0.2.10")])
+    r = slow(remotes("192.0.2.10"), 1.0)
+    host = start_inst(inst, "initial_destination_concurrency=1",
+                      "smtp_connection_cache_time_limit=0")
+    for i in range(6):
+        send(inst, host, f"r{i}@slowstart.test")
+    wait_for(lambda: r.sessions >= 1, 10, what="first session")
+    time.sleep(0.5)
+    assert r.open == 1			# one at first ...
+    wait_for(lambda: len(r.messages) == 6, 40, what="6 messages at the remote")
+    assert r.max_open >= 2			# ... then more once deliveries succeed
+
+
+def test_dead_destination_does_not_delay_a_healthy_one(inst, dns_server, remotes):
+    dns_server([("MX", "dead.test", 10, "mx.dead.test"), ("A", "mx.dead.test", "192.0.2.99"),
+                ("MX", "good.test", 10, "mx.good.test"), ("A", "mx.good.test", "192.0.2.11")])
+    good = remotes("192.0.2.11")
+    host = start_inst(inst, "smtp_connect_timeout=3s")
+    for i in range(12):
+        send(inst, host, f"d{i}@dead.test")
+    time.sleep(0.3)
+    t = time.monotonic()
+    send(inst, host, "ok@good.test")
+    wait_for(lambda: len(good.messages) == 1, 10, what="the healthy destination's message")
+    assert time.monotonic() - t < 3		# not stuck behind 12 connection timeouts
+    # the first cohort fails on connect; then the destination is dead and
+    # the rest is deferred without an attempt
+    log_has(inst, r"smtp destination dead\.test is unreachable \(.*\): deferring its mail")
+    log_has(inst, r"to=<d\d+@dead\.test>, relay=none, .*dsn=4\.4\.1, status=deferred "
+                  r"\(delivery temporarily suspended: connect to mx\.dead\.test\[192\.0\.2\.99\]:25: ")
+    attempts = len(re.findall(r"to=<d\d+@dead\.test>, relay=mx\.dead\.test", inst.log()))
+    assert attempts < 12, attempts
+    # a flush forgets the dead destination and tries again
+    log_len = len(re.findall(r"@dead\.test>, relay=mx\.dead\.test", inst.log()))
+    flush(inst)
+    wait_for(lambda: len(re.findall(r"@dead\.test>, relay=mx\.dead\.test", inst.log())) > log_len,
+             20, what="a new attempt after the flush")
+
+
+def test_one_session_carries_a_backlog(inst, dns_server, remotes):
+    dns_server([("MX", "reuse.test", 10, "mx.reuse.test"), ("A", "mx.reuse.test", "192.0.2.12")])
+    r = slow(remotes("192.0.2.12"), 0.2)
+    host = start_inst(inst, "smtp_destination_concurrency_limit=1")
+    for i in range(5):
+        send(inst, host, f"r{i}@reuse.test")
+    wait_for(lambda: len(r.messages) == 5, 30, what="5 messages at the remote")
+    assert r.sessions == 1, r.sessions
+    log_has(inst, r"to=<r\d@reuse\.test>, relay=mx\.reuse\.test\[192\.0\.2\.12\]:25, "
+                  r"conn_use=[2-5], .*status=sent")
+
+
+def test_defer_transports_wait_for_a_flush(inst, dns_server, remotes):
+    dns_server([("MX", "later.test", 10, "mx.later.test"), ("A", "mx.later.test", "192.0.2.13")])
+    r = remotes("192.0.2.13")
+    host = start_inst(inst, "defer_transports=smtp")
+    send(inst, host, "x@later.test")
+    log_has(inst, r"to=<x@later\.test>, relay=none, .*status=deferred \(deferred transport\)")
+    time.sleep(0.5)
+    assert r.messages == []
+    flush(inst)
+    wait_for(lambda: len(r.messages) == 1, 15, what="delivery after the flush")
+
+
+def smtp_from(inst, source, sender, rcpt):
+    """One SMTP transaction to inst from source address; the RCPT reply."""
+    with smtplib.SMTP("127.0.0.1", inst.port, source_address=(source, 0), timeout=20) as s:
+        s.ehlo("client.test")
+        s.mail(sender)
+        code, text = s.rcpt(rcpt)
+        if code == 250:
+            s.data(b"Subject: relay\r\n\r\nthrough\r\n")
+        return code, text.decode()
+
+
+def test_isp_edge_relays_for_mynetworks_only(inst, dns_server, remotes):
+    dns_server([("MX", "world.test", 10, "mx.world.test"), ("A", "mx.world.test", "192.0.2.14")])
+    world = remotes("192.0.2.14")
+    start_inst(inst, "mynetworks=127.0.0.1/32")
+    code, text = smtp_from(inst, "127.0.0.2", "a@outside.test", "b@world.test")
+    assert code == 554 and "Relay access denied" in text
+    code, _ = smtp_from(inst, "127.0.0.1", "customer@isp.test", "b@world.test")
+    assert code == 250
+    wait_for(lambda: len(world.messages) == 1, 15, what="relayed message")
+    assert world.messages[0]["mail_from"] == "customer@isp.test"
+
+
+def test_dmz_relay_forwards_relay_domains_inward(inst, dns_server, remotes):
+    # example.test is ours to accept from anyone; transport_maps sends it to
+    # the inner server, never to its MX (which would be ourselves).
+    dns_server([("MX", "example.test", 10, "mx.example.test"),
+                ("A", "mx.example.test", "192.0.2.15"),
+                ("MX", "branch.test", 10, "mx.branch.test"), ("A", "mx.branch.test", "192.0.2.16")])
+    inner = remotes("192.0.2.17")
+    mx = remotes("192.0.2.15")
+    branch = remotes("192.0.2.16")
+    inst.init()
+    inst.write("transport", "example.test  smtp:[192.0.2.17]:25\n")
+    start_inst_existing(inst, "mynetworks=127.0.0.1/32", "relay_domains=example.test, branch.test",
+                        f"transport_maps=texthash:{inst.dir}/transport")
+    code, _ = smtp_from(inst, "127.0.0.2", "someone@internet.test", "user@example.test")
+    assert code == 250
+    wait_for(lambda: len(inner.messages) == 1, 15, what="message at the inner server")
+    assert inner.messages[0]["rcpt_tos"] == ["user@example.test"]
+    assert mx.messages == []
+    log_has(inst, r"to=<user@example\.test>, relay=192\.0\.2\.17\[192\.0\.2\.17\]:25, .*status=sent")
+    # a relay domain without a transport_maps entry goes through the relay
+    # transport to its MX
+    code, _ = smtp_from(inst, "127.0.0.2", "someone@internet.test", "x@branch.test")
+    assert code == 250
+    wait_for(lambda: len(branch.messages) == 1, 15, what="message for branch.test")
+    log_has(inst, r"postern/relay/smtp\[\d+\]: \w+: to=<x@branch\.test>, relay=mx\.branch\.test\[192\.0\.2\.16\]:25")
+    # and nothing else is relayed for outsiders
+    code, _ = smtp_from(inst, "127.0.0.2", "someone@internet.test", "x@elsewhere.test")
+    assert code == 554
+
+
+def start_inst_existing(inst, *conf):
+    """start_inst for an instance that was already initialised."""
+    from test_smtp_client import BASE_CONF, SENDER_USER
+    from conftest import ensure_user
+    ensure_user(SENDER_USER)
+    inst.cmd("conf", "-e", *BASE_CONF, *conf)
+    inst.start()

@@ -115,6 +115,8 @@ build/test-libexec/%: build/obj/tests/services/%.o build/libpostern.a
 TEST_SRCS_test_sendmail = $(filter-out sendmail/sendmail.c,$(wildcard sendmail/*.c))
 TEST_SRCS_test_bounce = $(filter-out bounce/bounce.c,$(wildcard bounce/*.c))
 TEST_SRCS_test_smtpd = $(filter-out smtpd/smtpd.c,$(wildcard smtpd/*.c))
+TEST_SRCS_test_trivial_rewrite = $(filter-out trivial-rewrite/trivial-rewrite.c,$(wildcard trivial-rewrite/*.c))
+TEST_SRCS_test_smtp = $(filter-out smtp/smtp.c,$(wildcard smtp/*.c))
 # (a % inside the rule text would be taken for the stem: use a function)
 asan_objs = $(patsubst %.c,build/asan/%.o,$(1))
 fuzz_objs = $(patsubst %.c,build/fuzz/%.o,$(1))
@@ -154,7 +156,7 @@ bench: all
 # `make fuzz` builds them; `make fuzz-run FUZZ_SECONDS=600` runs each one,
 # growing its corpus in tests/fuzz/corpus/NAME (kept in git).
 FUZZ_CC    ?= clang
-FUZZFLAGS   = -std=gnu11 -g -O1 $(DEFS) -Ilib -Ismtpd -fsanitize=fuzzer-no-link,address,undefined
+FUZZFLAGS   = -std=gnu11 -g -O1 $(DEFS) -Ilib -Ismtpd -Ismtp -fsanitize=fuzzer-no-link,address,undefined
 FUZZ_SRCS   = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS   = $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_LIB_OBJS = $(LIB_SRCS:%.c=build/fuzz/%.o)
@@ -163,6 +165,7 @@ FUZZ_SMTPD   = smtpd/smtpd_parse.c smtpd/smtpd_data.c
 FUZZ_SRCS_fuzz_smtpd_cmd  = $(FUZZ_SMTPD)
 FUZZ_SRCS_fuzz_smtpd_addr = $(FUZZ_SMTPD)
 FUZZ_SRCS_fuzz_smtpd_data = $(FUZZ_SMTPD)
+FUZZ_SRCS_fuzz_smtp_reply = smtp/smtp_reply.c
 
 build/fuzz/%.o: %.c $(wildcard lib/*.h) $$(wildcard $$(dir $$*)*.h) makedefs.out build/flags
 	@mkdir -p $(dir $@)

@@ -15,6 +15,11 @@
  *   and for i in 0..N-1:  rI_addr= rI_orig= rI_notify= rI_offset=
  * and reads one reply frame: status=0 and for each i
  *   rI_status= sent|deferred|bounced   rI_dsn= X.Y.Z   rI_reason= text
+ * and hop_status= ok|failed: failed when the agent could not reach the
+ * next hop at all (no server answered the connect and handshake, or its
+ * DNS lookup failed temporarily), so the destination looks down and qmgr
+ * may hold back further requests for it; per-recipient 4xx/5xx replies
+ * are not hop failures. Agents without a next hop (local) say ok.
  * One connection may carry several requests, one after another: after
  * each reply qmgr either sends the next request (always for the same
  * transport and next hop, so an smtp agent can reuse its SMTP session) or

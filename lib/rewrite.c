@@ -45,9 +45,9 @@ char *rewrite_canonical(const char *addr)
 	return out;
 }
 
-/* table_has - a type:name entry of mydestination lists the domain:
- * 1 yes, 0 no, -1 the table could not be read */
-static int table_has(const char *spec, const char *domain)
+/* table_has - a type:name entry of the list named what lists the
+ * domain: 1 yes, 0 no, -1 the table could not be read */
+static int table_has(const char *spec, const char *domain, const char *what)
 {
 	char *err = NULL;
 	struct dict *d = dict_open(spec, 0, &err);
@@ -55,7 +55,7 @@ static int table_has(const char *spec, const char *domain)
 	enum dict_status st;
 
 	if (d == NULL) {
-		msg_warn("mydestination: %s", err);
+		msg_warn("%s: %s", what, err);
 		free(err);
 		return -1;
 	}
@@ -74,9 +74,33 @@ int rewrite_is_local_domain(const char *domain)
 	argv_split(&list, conf_str("mydestination"), ", \t\r\n");
 	for (size_t i = 0; i < list.n && !hit; i++) {
 		if (strchr(list.v[i], ':') && list.v[i][0] != '[')
-			hit = table_has(list.v[i], domain);
+			hit = table_has(list.v[i], domain, "mydestination");
 		else
 			hit = strcasecmp(list.v[i], domain) == 0;
+	}
+	argv_free(&list);
+	return hit;
+}
+
+int rewrite_is_relay_domain(const char *domain)
+{
+	struct argv list = ARGV_INIT;
+	size_t dl = strlen(domain);
+	int hit = 0;
+
+	if (*domain == 0)
+		return 0;
+	argv_split(&list, conf_str("relay_domains"), ", \t\r\n");
+	for (size_t i = 0; i < list.n && hit == 0; i++) {
+		const char *e = list.v[i];
+		size_t el = strlen(e);
+
+		if (strchr(e, ':'))
+			hit = table_has(e, domain, "relay_domains");
+		else if (e[0] == '.')	/* ".example.com": its subdomains */
+			hit = dl > el && strcasecmp(domain + dl - el, e) == 0;
+		else
+			hit = strcasecmp(domain, e) == 0;
 	}
 	argv_free(&list);
 	return hit;

@@ -1,13 +1,16 @@
 /* qmgr_resolve - where each recipient goes, from trivial-rewrite.
  *
  * One persistent connection to private/rewrite, reopened when it breaks;
- * answers are cached by address (the cache is dropped when it grows past
- * RESOLVE_CACHE_MAX or when qmgr is told to forget: a reload of the tables
- * restarts qmgr anyway).
+ * answers are cached by address. The cache is dropped when it grows past
+ * RESOLVE_CACHE_MAX, when it is RESOLVE_CACHE_TTL seconds old (so an
+ * edited transport_maps, which trivial-rewrite notices within a second,
+ * applies to new deliveries within that time) and when qmgr is told to
+ * forget (a flush).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "attr.h"
@@ -20,9 +23,11 @@
 #define REWRITE_SERVICE		"private/rewrite"
 #define REWRITE_TIMEOUT_MS	10000
 #define RESOLVE_CACHE_MAX	10000
+#define RESOLVE_CACHE_TTL	10
 
 static int rewrite_fd = -1;
 static struct htable cache = HTABLE_INIT;
+static time_t cache_born;
 
 static int rewrite_connect(void)
 {
@@ -90,9 +95,13 @@ static int ask(const char *addr, struct qmgr_resolved *out)
 
 int qmgr_resolve(const char *addr, struct qmgr_resolved *out)
 {
-	struct qmgr_resolved *hit = htable_find(&cache, addr), *copy;
+	struct qmgr_resolved *hit, *copy;
 
-	if (hit) {
+	if (time(NULL) - cache_born >= RESOLVE_CACHE_TTL) {
+		htable_free(&cache, cache_free_value);
+		cache_born = time(NULL);
+	}
+	if ((hit = htable_find(&cache, addr)) != NULL) {
 		copy_resolved(hit, out);
 		return 0;
 	}

@@ -297,10 +297,6 @@ int smtpd_check_unlisted(const struct smtpd_addr *a, vstr *reply);
 /* smtpd_valid_helo - a syntactically valid host name or address literal */
 int smtpd_valid_helo(const char *name);
 
-/* smtpd_check_relay_domain - 1 when domain is in $relay_domains, 0 not,
- * -1 a table could not be read. */
-int smtpd_check_relay_domain(const char *domain);
-
 /* ---- smtpd_restrict.c ----------------------------------------------- */
 
 /* what a restriction list is about (and what its replies name) */

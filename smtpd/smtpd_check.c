@@ -82,27 +82,6 @@ static int table_has(const char *spec, const char *key, const char *what)
 	return st == DICT_FOUND ? 1 : st == DICT_NOTFOUND ? 0 : -1;
 }
 
-int smtpd_check_relay_domain(const char *domain)
-{
-	struct argv list = ARGV_INIT;
-	int hit = 0;
-
-	argv_split(&list, conf_str("relay_domains"), ", \t\r\n");
-	for (size_t i = 0; i < list.n && hit == 0; i++) {
-		const char *e = list.v[i];
-		size_t el = strlen(e), dl = strlen(domain);
-
-		if (strchr(e, ':'))
-			hit = table_has(e, domain, "relay_domains");
-		else if (e[0] == '.')	/* ".example.com": its subdomains */
-			hit = dl > el && strcasecmp(domain + dl - el, e) == 0;
-		else
-			hit = strcasecmp(domain, e) == 0;
-	}
-	argv_free(&list);
-	return hit;
-}
-
 /* alias_known - the name is a key of an $alias_maps table: 1, 0, -1 */
 static int alias_known(const char *name)
 {
@@ -143,7 +122,7 @@ int smtpd_check_destination(const struct smtpd_addr *a)
 
 	if (local != 0)
 		return local < 0 ? -1 : 0;
-	relay = a->literal ? 0 : smtpd_check_relay_domain(domain);
+	relay = a->literal ? 0 : rewrite_is_relay_domain(domain);
 	if (relay < 0)
 		return -1;
 	return relay == 0 || routing_chars(a->local) ? 1 : 0;

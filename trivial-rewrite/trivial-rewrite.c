@@ -3,13 +3,12 @@
  * Clients (qmgr; later smtpd and cleanup) keep a connection open and send
  * requests one after another:
  *   request=rewrite address=A          -> address=CANONICAL
- *   request=resolve address=A          -> transport= nexthop= recipient=
- *                                         class=local|default|error
+ *   request=resolve address=A          -> class=local|relay|default|error
+ *                                         transport= nexthop= recipient=
+ *                                         flags=[routed] [literal]
  *                                         [dsn= reason=] for class=error
- * Address classes so far: local ($mydestination -> $local_transport) and
- * default (everything else -> $default_transport, next hop $relayhost or
- * the recipient's domain). Relay domains, transport_maps and virtual
- * domains come with the outbound work.
+ * The decision (address classes, relayhost, transport_maps) is resolve.c;
+ * this file is the service around it. Virtual domains come later.
  *
  * master.cf: rewrite unix - - n - - trivial-rewrite
  */
@@ -22,6 +21,7 @@
 #include "ipc.h"
 #include "mem.h"
 #include "msg.h"
+#include "resolve.h"
 #include "rewrite.h"
 #include "server.h"
 
@@ -29,61 +29,25 @@
 #define REWRITE_MAX_FRAME	8192
 #define REWRITE_IDLE_MS		(3600 * 1000)
 
-/* split_transport - "transport:nexthop" (nexthop may be empty) */
-static void split_transport(const char *spec, char **transport, char **nexthop)
-{
-	const char *colon = strchr(spec, ':');
-
-	*transport = colon ? xstrndup(spec, (size_t)(colon - spec)) : xstrdup(spec);
-	*nexthop = xstrdup(colon ? colon + 1 : "");
-}
-
-/* resolve_error - class=error: qmgr bounces (5.x.x) or defers (4.x.x) */
-static void resolve_error(struct attr_list *out, const char *canon, const char *dsn,
-			  const char *reason)
-{
-	attr_add_str(out, "class", "error");
-	attr_add_str(out, "dsn", dsn);
-	attr_add_str(out, "reason", reason);
-	attr_add_str(out, "transport", "error");
-	attr_add_str(out, "nexthop", "");
-	attr_add_str(out, "recipient", canon);
-}
-
+/* resolve - the resolve reply for addr (resolve.h) */
 static void resolve(const char *addr, struct attr_list *out)
 {
-	char *canon = rewrite_canonical(addr), *transport, *nexthop;
-	const char *domain = rewrite_domain(canon);
-	int local = *domain ? rewrite_is_local_domain(domain) : 0;
+	struct resolved r;
+	char *flags;
 
-	if (*canon == 0 || *domain == 0 || local < 0) {
-		if (local < 0)
-			resolve_error(out, canon, "4.3.0", "mydestination lookup failure");
-		else
-			resolve_error(out, canon, "5.1.3", "bad address syntax");
-		free(canon);
-		return;
+	resolve_addr(addr, &r);
+	flags = resolve_flags_text(r.flags);
+	attr_add_str(out, "class", r.klass);
+	attr_add_str(out, "transport", r.transport);
+	attr_add_str(out, "nexthop", r.nexthop);
+	attr_add_str(out, "recipient", r.recipient);
+	attr_add_str(out, "flags", flags);
+	if (strcmp(r.klass, "error") == 0) {
+		attr_add_str(out, "dsn", r.dsn);
+		attr_add_str(out, "reason", r.reason);
 	}
-	switch (local) {
-	case 1:
-		split_transport(conf_str("local_transport"), &transport, &nexthop);
-		attr_add_str(out, "class", "local");
-		break;
-	default:
-		split_transport(conf_str("default_transport"), &transport, &nexthop);
-		if (*nexthop == 0) {
-			free(nexthop);
-			nexthop = xstrdup(*conf_str("relayhost") ? conf_str("relayhost") : domain);
-		}
-		attr_add_str(out, "class", "default");
-		break;
-	}
-	attr_add_str(out, "transport", transport);
-	attr_add_str(out, "nexthop", nexthop);
-	attr_add_str(out, "recipient", canon);
-	free(transport);
-	free(nexthop);
-	free(canon);
+	free(flags);
+	resolved_free(&r);
 }
 
 static void serve(int fd)

@@ -320,10 +320,15 @@ def myhostname(inst):
 DNS_ADDR = "127.0.0.53"
 
 
+NET_IF = "ptnet0"
+
+
 def in_own_netns():
     """True in a network namespace like tests/run's: loopback is the only
-    interface (nothing can leave) and resolv.conf names only DNS_ADDR."""
-    if [name for _, name in socket.if_nameindex()] != ["lo"]:
+    interface (nothing can leave) besides the remote_net fixture's dummy
+    NET_IF, and resolv.conf names only DNS_ADDR."""
+    names = [name for _, name in socket.if_nameindex()]
+    if "lo" not in names or set(names) - {"lo", NET_IF}:
         return False
     try:
         with open("/etc/resolv.conf") as f:
@@ -433,3 +438,51 @@ def dns_server():
     yield start
     for srv in started:
         srv.stop()
+
+
+# -- "remote" hosts inside the namespace -------------------------------------
+# A dummy interface (or a bridge without ports where the kernel has no dummy
+# module) in the (already private) namespace carries documentation
+# addresses that stand for other hosts: servers listen on them, and packets
+# to an address of the subnet that no one has vanish (connect times out).
+
+class RemoteNet:
+    """NET_IF with V4 addresses 192.0.2.1 and .10-.19 (/24), and V6
+    2001:db8::1 and ::10-::13 (/64). UNUSED_V4 is in the subnet but
+    assigned to nothing: connections to it time out."""
+    V4 = ["192.0.2.1"] + [f"192.0.2.{i}" for i in range(10, 20)]
+    V6 = ["2001:db8::1"] + [f"2001:db8::{i}" for i in range(10, 14)]
+    UNUSED_V4 = "192.0.2.99"
+
+    def __init__(self):
+        def ip(*args):
+            subprocess.run(["ip", *args], check=True, capture_output=True)
+        try:
+            ip("link", "add", NET_IF, "type", "dummy")
+        except subprocess.CalledProcessError:
+            # No dummy module (containers): a bridge without ports acts the
+            # same, its own addresses answer and the rest of the subnet is silent.
+            ip("link", "add", NET_IF, "type", "bridge")
+        try:
+            for a in self.V4:
+                ip("addr", "add", f"{a}/24", "dev", NET_IF)
+            for a in self.V6:
+                ip("-6", "addr", "add", f"{a}/64", "dev", NET_IF, "nodad")
+            ip("link", "set", NET_IF, "up")
+        except subprocess.CalledProcessError:
+            self.remove()
+            raise
+
+    def remove(self):
+        subprocess.run(["ip", "link", "del", NET_IF], capture_output=True)
+
+
+@pytest.fixture
+def remote_net():
+    """RemoteNet, removed at teardown. Skipped unless root inside a network
+    namespace of its own (tests/run makes one): never on the host's net."""
+    if not IS_ROOT or not in_own_netns():
+        pytest.skip("needs root in a private network namespace (tests/run)")
+    net = RemoteNet()
+    yield net
+    net.remove()

@@ -54,9 +54,10 @@ pytestmark = [needs_root,
 
 class PrivatePostfix:
     """A Postfix instance with its own configuration, queue and data
-    directories in a temporary directory; no SMTP listener, no chroot."""
+    directories in a temporary directory; no chroot, and no SMTP listener
+    unless master_extra adds one (main_extra settings override earlier ones)."""
 
-    def __init__(self, relay_port):
+    def __init__(self, relay_port, main_extra="", master_extra=""):
         self.top = tempfile.mkdtemp(prefix="postern-pf-")
         os.chmod(self.top, 0o755)
         self.dir = os.path.join(self.top, "etc")
@@ -89,7 +90,7 @@ maillog_file = {self.maillog}
 maillog_file_prefixes = {self.top}
 smtp_tls_security_level = none
 biff = no
-""")
+""" + main_extra)
         src = "/usr/share/postfix/master.cf.dist"
         if not os.path.exists(src):
             src = "/etc/postfix/master.cf"
@@ -109,6 +110,7 @@ biff = no
                 col[4] = "n"		# no chroot
                 out.append(" ".join(col[:8]) + ("" if len(col) == 8 else " " + " ".join(col[8:]))
                            + "\n")
+        out.append(master_extra)
         with open(os.path.join(self.dir, "master.cf"), "w") as f:
             f.writelines(out)
         self.admin("check")

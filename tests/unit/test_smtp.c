@@ -2,7 +2,8 @@
  * server reply parser fed whole, at every split point and as garbage,
  * enhanced status codes, EHLO keywords, the content conversion (CRLF,
  * dot-stuffing, long lines; any chunking gives the same bytes), xtext and
- * the MAIL/RCPT parameters, and lib/delivery_agent's request parser. */
+ * the MAIL/RCPT parameters, and lib/delivery_agent: the request parser
+ * and the per-recipient bookkeeping in a scratch queue. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,11 +11,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "attr.h"
 #include "delivery_agent.h"
+#include "dsnlog.h"
+#include "rec.h"
+#include "testutil.h"
 #include "mem.h"
 #include "vstr.h"
 #include "../../smtp/smtp.h"
@@ -393,6 +400,76 @@ static void test_request_parse(void **state)
 	attr_list_clear(&l);
 }
 
+/* test_record - da_record's bookkeeping in a scratch queue: a bounce is
+ * logged with the remote MTA and diagnostic and marked done, a deferral
+ * is logged and stays R, a success with NOTIFY=SUCCESS leaves a trace
+ * entry and is marked done; the reply carries status, dsn and reason. */
+static void test_record(void **state)
+{
+	char *dir = tu_scratch_dir("test_smtp"), cwd[4096];
+	struct da_request req;
+	struct da_rcpt r[3] = {
+		{"bad@test", "", "", 0, DA_UNDECIDED},
+		{"later@test", "", "", 0, DA_UNDECIDED},
+		{"ok@test", "", "SUCCESS", 0, DA_UNDECIDED},
+	};
+	struct da_outcome bounce = {DA_BOUNCED, "5.1.1", "host mx[192.0.2.1] said: 550 5.1.1 no",
+				    "mx[192.0.2.1]:25", "dns; mx", "smtp; 550 5.1.1 no", 0};
+	struct da_outcome defer = {DA_DEFERRED, "4.2.0", "host mx said: 450", "mx[192.0.2.1]:25", "", "", 0};
+	struct da_outcome sent = {DA_SENT, "2.0.0", "250 2.0.0 Ok", "mx[192.0.2.1]:25", "dns; mx", "", 2};
+	struct dsn_entry *e;
+	struct rec_writer w;
+	const struct attr *a;
+	char byte;
+
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(dir), 0);
+	for (const char *d = "bounce\0defer\0trace\0active\0"; *d; d += strlen(d) + 1)
+		assert_int_equal(mkdir(d, 0700), 0);
+	memset(&req, 0, sizeof(req));
+	req.queue_id = "6LkKJd0Bf4z3QP";
+	req.fd = open("active/6LkKJd0Bf4z3QP", O_RDWR | O_CREAT, 0600);
+	assert_true(req.fd >= 0);
+	rec_writer_init(&w, req.fd, 0);
+	for (int i = 0; i < 3; i++)
+		r[i].offset = rec_puts(&w, REC_RCPT, r[i].addr);
+	assert_int_equal(rec_flush(&w), 0);
+	rec_writer_free(&w);
+	req.rcpt = r, req.nrcpt = 3;
+	da_record(&req, 0, &bounce);
+	da_record(&req, 1, &defer);
+	da_record(&req, 2, &sent);
+	assert_int_equal(da_pending(&req), 0);
+	assert_int_equal(dsnlog_read("bounce", req.queue_id, &e), 1);
+	assert_string_equal(e[0].recipient, "bad@test");
+	assert_string_equal(e[0].remote_mta, "dns; mx");
+	assert_string_equal(e[0].diagnostic, "smtp; 550 5.1.1 no");
+	assert_string_equal(e[0].action, "failed");
+	dsnlog_free(e, 1);
+	assert_int_equal(dsnlog_read("defer", req.queue_id, &e), 1);
+	assert_string_equal(e[0].action, "delayed");
+	dsnlog_free(e, 1);
+	assert_int_equal(dsnlog_read("trace", req.queue_id, &e), 1);
+	assert_string_equal(e[0].action, "delivered");
+	dsnlog_free(e, 1);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(pread(req.fd, &byte, 1, r[i].offset), 1);
+		assert_int_equal(byte, i == 1 ? REC_RCPT : REC_DONE);
+	}
+	assert_non_null(a = attr_find(&req.reply, "r0_status"));
+	assert_string_equal(a->value, "bounced");
+	assert_non_null(a = attr_find(&req.reply, "r1_dsn"));
+	assert_string_equal(a->value, "4.2.0");
+	assert_non_null(a = attr_find(&req.reply, "r2_reason"));
+	assert_string_equal(a->value, "250 2.0.0 Ok");
+	req.rcpt = NULL, req.nrcpt = 0;
+	da_request_free(&req);
+	assert_int_equal(chdir(cwd), 0);
+	assert_int_equal(tu_remove_tree(dir), 0);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -409,6 +486,7 @@ int main(void)
 		cmocka_unit_test(test_xtext),
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_request_parse),
+		cmocka_unit_test(test_record),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

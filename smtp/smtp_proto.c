@@ -137,7 +137,8 @@ static enum smtp_try hello(struct smtp_session *s, const struct smtp_timeouts *t
 
 	snprintf(cmd, sizeof(cmd), "%s %s\r\n", s->lmtp ? "LHLO" : "EHLO", name);
 	if ((io = command(s, cmd, r, t->helo)) != SMTP_IO_OK)
-		return io_fail(f, s, io, "receiving the EHLO reply"), SMTP_TRY_NEXT;
+		return io_fail(f, s, io, s->lmtp ? "performing the LHLO handshake"
+			       : "performing the EHLO handshake"), SMTP_TRY_NEXT;
 	if (r->code / 100 == 2) {
 		s->features = smtp_ehlo_features(vstr_str(&r->text), &s->size_limit);
 		/* STARTTLS and AUTH: the next issue negotiates them here. */
@@ -147,7 +148,7 @@ static enum smtp_try hello(struct smtp_session *s, const struct smtp_timeouts *t
 		return said(f, s, r, s->lmtp ? "LHLO command" : "EHLO command"), SMTP_TRY_NEXT;
 	snprintf(cmd, sizeof(cmd), "HELO %s\r\n", name);
 	if ((io = command(s, cmd, r, t->helo)) != SMTP_IO_OK)
-		return io_fail(f, s, io, "receiving the HELO reply"), SMTP_TRY_NEXT;
+		return io_fail(f, s, io, "performing the HELO handshake"), SMTP_TRY_NEXT;
 	if (r->code / 100 != 2)
 		return said(f, s, r, "HELO command"), SMTP_TRY_NEXT;
 	return SMTP_TRY_DONE;

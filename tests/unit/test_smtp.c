@@ -2,7 +2,8 @@
  * server reply parser fed whole, at every split point and as garbage,
  * enhanced status codes, EHLO keywords, the content conversion (CRLF,
  * dot-stuffing, long lines; any chunking gives the same bytes), xtext and
- * the MAIL/RCPT parameters, and lib/delivery_agent's request parser. */
+ * the MAIL/RCPT parameters, and lib/delivery_agent: the request parser
+ * and the per-recipient bookkeeping in a scratch queue. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,11 +11,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "attr.h"
+#include "config.h"
+#include <sys/socket.h>
 #include "delivery_agent.h"
+#include "dsnlog.h"
+#include "rec.h"
+#include "testutil.h"
 #include "mem.h"
 #include "vstr.h"
 #include "../../smtp/smtp.h"
@@ -393,6 +402,220 @@ static void test_request_parse(void **state)
 	attr_list_clear(&l);
 }
 
+/* test_record - da_record's bookkeeping in a scratch queue: a bounce is
+ * logged with the remote MTA and diagnostic and marked done, a deferral
+ * is logged and stays R, a success with NOTIFY=SUCCESS leaves a trace
+ * entry and is marked done; the reply carries status, dsn and reason. */
+static void test_record(void **state)
+{
+	char *dir = tu_scratch_dir("test_smtp"), cwd[4096];
+	struct da_request req;
+	struct da_rcpt r[3] = {
+		{"bad@test", "", "", 0, DA_UNDECIDED},
+		{"later@test", "", "", 0, DA_UNDECIDED},
+		{"ok@test", "", "SUCCESS", 0, DA_UNDECIDED},
+	};
+	struct da_outcome bounce = {DA_BOUNCED, "5.1.1", "host mx[192.0.2.1] said: 550 5.1.1 no",
+				    "mx[192.0.2.1]:25", "dns; mx", "smtp; 550 5.1.1 no", 0};
+	struct da_outcome defer = {DA_DEFERRED, "4.2.0", "host mx said: 450", "mx[192.0.2.1]:25", "", "", 0};
+	struct da_outcome sent = {DA_SENT, "2.0.0", "250 2.0.0 Ok", "mx[192.0.2.1]:25", "dns; mx", "", 2};
+	struct dsn_entry *e;
+	struct rec_writer w;
+	const struct attr *a;
+	char byte;
+
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(dir), 0);
+	for (const char *d = "bounce\0defer\0trace\0active\0"; *d; d += strlen(d) + 1)
+		assert_int_equal(mkdir(d, 0700), 0);
+	memset(&req, 0, sizeof(req));
+	req.queue_id = "6LkKJd0Bf4z3QP";
+	req.fd = open("active/6LkKJd0Bf4z3QP", O_RDWR | O_CREAT, 0600);
+	assert_true(req.fd >= 0);
+	rec_writer_init(&w, req.fd, 0);
+	for (int i = 0; i < 3; i++)
+		r[i].offset = rec_puts(&w, REC_RCPT, r[i].addr);
+	assert_int_equal(rec_flush(&w), 0);
+	rec_writer_free(&w);
+	req.rcpt = r, req.nrcpt = 3;
+	da_record(&req, 0, &bounce);
+	da_record(&req, 1, &defer);
+	da_record(&req, 2, &sent);
+	assert_int_equal(da_pending(&req), 0);
+	assert_int_equal(dsnlog_read("bounce", req.queue_id, &e), 1);
+	assert_string_equal(e[0].recipient, "bad@test");
+	assert_string_equal(e[0].remote_mta, "dns; mx");
+	assert_string_equal(e[0].diagnostic, "smtp; 550 5.1.1 no");
+	assert_string_equal(e[0].action, "failed");
+	dsnlog_free(e, 1);
+	assert_int_equal(dsnlog_read("defer", req.queue_id, &e), 1);
+	assert_string_equal(e[0].action, "delayed");
+	dsnlog_free(e, 1);
+	assert_int_equal(dsnlog_read("trace", req.queue_id, &e), 1);
+	assert_string_equal(e[0].action, "delivered");
+	dsnlog_free(e, 1);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(pread(req.fd, &byte, 1, r[i].offset), 1);
+		assert_int_equal(byte, i == 1 ? REC_RCPT : REC_DONE);
+	}
+	assert_non_null(a = attr_find(&req.reply, "r0_status"));
+	assert_string_equal(a->value, "bounced");
+	assert_non_null(a = attr_find(&req.reply, "r1_dsn"));
+	assert_string_equal(a->value, "4.2.0");
+	assert_non_null(a = attr_find(&req.reply, "r2_reason"));
+	assert_string_equal(a->value, "250 2.0.0 Ok");
+	req.rcpt = NULL, req.nrcpt = 0;
+	da_request_free(&req);
+	assert_int_equal(chdir(cwd), 0);
+	assert_int_equal(tu_remove_tree(dir), 0);
+	free(dir);
+}
+
+/* ---- whole dialogues over a socketpair ------------------------------------ */
+/* The server's replies are written before the client runs (they fit in
+ * the socket buffer); afterwards the test reads what the client sent. */
+
+struct dialogue {
+	char *dir, cwd[4096];
+	int sv[2];
+	struct da_request req;
+	struct da_rcpt r[2];
+	struct smtp_session s;
+	struct smtp_timeouts t;
+};
+
+static void dialogue_start(struct dialogue *d, unsigned features, const char *replies)
+{
+	struct rec_writer w;
+	static const char content[] = "Subject: t\n\n.dot\nbody\n";
+
+	memset(d, 0, sizeof(*d));
+	assert_int_equal(conf_load_string("", "main.cf", NULL), 0);
+	d->dir = tu_scratch_dir("test_smtp");
+	assert_non_null(getcwd(d->cwd, sizeof(d->cwd)));
+	assert_int_equal(chdir(d->dir), 0);
+	for (const char *p = "bounce\0defer\0trace\0"; *p; p += strlen(p) + 1)
+		assert_int_equal(mkdir(p, 0700), 0);
+	d->req.fd = open("qfile", O_RDWR | O_CREAT, 0600);
+	rec_writer_init(&w, d->req.fd, 0);
+	d->r[0] = (struct da_rcpt){"a@test", "", "", 0, DA_UNDECIDED};
+	d->r[1] = (struct da_rcpt){"b@test", "", "", 0, DA_UNDECIDED};
+	d->r[0].offset = rec_puts(&w, REC_RCPT, "a@test");
+	d->r[1].offset = rec_puts(&w, REC_RCPT, "b@test");
+	d->req.content_offset = rec_put(&w, REC_MESSAGE, "", 0);
+	rec_put(&w, REC_BODY, content, strlen(content));
+	rec_put(&w, REC_END, "", 0);
+	assert_int_equal(rec_flush(&w), 0);
+	rec_writer_free(&w);
+	d->req.queue_id = "6LkKJd0Bf4z3QP", d->req.sender = "s@test", d->req.envid = "";
+	d->req.ret = "", d->req.body_type = "", d->req.content_size = 20;
+	d->req.rcpt = d->r, d->req.nrcpt = 2;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, d->sv), 0);
+	assert_int_equal(write(d->sv[1], replies, strlen(replies)), (ssize_t)strlen(replies));
+	d->s.fd = d->sv[0];
+	d->s.features = features;
+	d->s.clean = 1;
+	snprintf(d->s.srv.host, sizeof(d->s.srv.host), "mx.test");
+	snprintf(d->s.relay, sizeof(d->s.relay), "mx.test[192.0.2.1]:25");
+	snprintf(d->s.name, sizeof(d->s.name), "mx.test[192.0.2.1]");
+	d->t = (struct smtp_timeouts){1, 1, 1, 1, 1, 1, 1, 1};
+}
+
+/* dialogue_sent - what the client wrote (after it closed or stopped) */
+static char *dialogue_sent(struct dialogue *d)
+{
+	vstr v = VSTR_INIT;
+	char buf[4096];
+	ssize_t n;
+
+	shutdown(d->sv[0] >= 0 ? d->sv[0] : d->sv[1], SHUT_WR);
+	fcntl(d->sv[1], F_SETFL, O_NONBLOCK);
+	while ((n = read(d->sv[1], buf, sizeof(buf))) > 0)
+		vstr_ncat(&v, buf, (size_t)n);
+	return vstr_steal(&v);
+}
+
+static void dialogue_end(struct dialogue *d)
+{
+	if (d->s.fd >= 0)
+		close(d->s.fd);
+	vstr_release(&d->s.wbuf);
+	close(d->sv[1]);
+	d->req.rcpt = NULL, d->req.nrcpt = 0;
+	da_request_free(&d->req);
+	assert_int_equal(chdir(d->cwd), 0);
+	assert_int_equal(tu_remove_tree(d->dir), 0);
+	free(d->dir);
+}
+
+static void test_dialogue_pipelined(void **state)
+{
+	struct dialogue d;
+	struct smtp_fail f;
+	char *sent;
+
+	(void)state;
+	dialogue_start(&d, SMTP_FEAT_PIPELINING | SMTP_FEAT_SIZE,
+		       "250 ok\r\n250 ok\r\n550 5.1.1 no such user\r\n354 go\r\n250 2.0.0 queued as X\r\n");
+	assert_int_equal(smtp_deliver(&d.s, &d.req, &d.t, &f), SMTP_TRY_DONE);
+	assert_int_equal(d.r[0].status, DA_SENT);
+	assert_int_equal(d.r[1].status, DA_BOUNCED);
+	assert_int_equal(d.s.clean, 1);
+	sent = dialogue_sent(&d);
+	assert_string_equal(sent, "MAIL FROM:<s@test> SIZE=20\r\nRCPT TO:<a@test>\r\nRCPT TO:<b@test>\r\n"
+			    "DATA\r\nSubject: t\r\n\r\n..dot\r\nbody\r\n.\r\n");
+	free(sent);
+	dialogue_end(&d);
+}
+
+static void test_dialogue_nothing_accepted(void **state)
+{
+	struct dialogue d;
+	struct smtp_fail f;
+	char *sent;
+
+	(void)state;
+	/* not pipelined: no DATA at all, and the next transaction needs RSET */
+	dialogue_start(&d, 0, "250 ok\r\n450 4.2.0 busy\r\n550 5.1.1 no\r\n");
+	assert_int_equal(smtp_deliver(&d.s, &d.req, &d.t, &f), SMTP_TRY_DONE);
+	assert_int_equal(d.r[0].status, DA_DEFERRED);
+	assert_int_equal(d.r[1].status, DA_BOUNCED);
+	assert_int_equal(d.s.clean, 0);
+	sent = dialogue_sent(&d);
+	assert_string_equal(sent, "MAIL FROM:<s@test>\r\nRCPT TO:<a@test>\r\nRCPT TO:<b@test>\r\n");
+	free(sent);
+	dialogue_end(&d);
+}
+
+static void test_dialogue_lmtp_and_hostile(void **state)
+{
+	struct dialogue d;
+	struct smtp_fail f;
+
+	(void)state;
+	dialogue_start(&d, SMTP_FEAT_PIPELINING,
+		       "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 2.0.0 a ok\r\n452 4.2.2 b full\r\n");
+	d.s.lmtp = 1;
+	assert_int_equal(smtp_deliver(&d.s, &d.req, &d.t, &f), SMTP_TRY_DONE);
+	assert_int_equal(d.r[0].status, DA_SENT);
+	assert_int_equal(d.r[1].status, DA_DEFERRED);
+	dialogue_end(&d);
+	/* garbage and a vanishing server: nothing decided, try the next server */
+	dialogue_start(&d, SMTP_FEAT_PIPELINING, "250-ok\r\nxyz\r\n");
+	assert_int_equal(smtp_deliver(&d.s, &d.req, &d.t, &f), SMTP_TRY_DONE);
+	assert_int_equal(d.r[0].status, DA_DEFERRED);	/* MAIL got a malformed reply */
+	assert_int_equal(d.r[1].status, DA_DEFERRED);
+	dialogue_end(&d);
+	dialogue_start(&d, 0, "250 ok\r\n");
+	close(d.sv[1]);
+	d.sv[1] = open("/dev/null", O_RDONLY);
+	assert_int_equal(smtp_deliver(&d.s, &d.req, &d.t, &f), SMTP_TRY_NEXT);
+	assert_string_equal(f.reason, "lost connection with mx.test[192.0.2.1] while sending MAIL FROM");
+	assert_int_equal(da_pending(&d.req), 2);
+	dialogue_end(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -409,6 +632,10 @@ int main(void)
 		cmocka_unit_test(test_xtext),
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_request_parse),
+		cmocka_unit_test(test_record),
+		cmocka_unit_test(test_dialogue_pipelined),
+		cmocka_unit_test(test_dialogue_nothing_accepted),
+		cmocka_unit_test(test_dialogue_lmtp_and_hostile),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

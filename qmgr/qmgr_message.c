@@ -3,7 +3,8 @@
  * When every delivery request of a message has been answered:
  *  - some recipient deferred: past its lifetime the message expires (each
  *    remaining recipient gets a bounce entry and is marked done, then as
- *    below); otherwise the file goes to deferred/X/ with its mtime set to
+ *    below); otherwise the recipients that failed in this pass are
+ *    reported to the sender now, and the file goes to deferred/X/ with its mtime set to
  *    the next attempt: the message's age clamped to [minimal_backoff_time,
  *    maximal_backoff_time], with +-10% jitter so a backlog does not come
  *    back all at once;
@@ -242,6 +243,17 @@ static void delay_warning(struct qmgr_msg *m)
 		close(fd);
 }
 
+/* notify_bounced_now - the recipients that failed in this pass are
+ * reported now, not when the deferred ones are finished (as Postfix
+ * does); once the notice is queued their entries go, so the next pass
+ * does not report them again. A failed request leaves them for the next
+ * pass; a crash between the two steps may report them twice, never not. */
+static void notify_bounced_now(struct qmgr_msg *m)
+{
+	if (log_exists("bounce", m->id) && bounce_request("notify", m->id) == 0)
+		dsnlog_remove("bounce", m->id);
+}
+
 void qmgr_message_done(struct qmgr_msg *m)
 {
 	if (gone(m)) {
@@ -256,6 +268,7 @@ void qmgr_message_done(struct qmgr_msg *m)
 		if (!late || expire(m) < 0) {
 			if (!late)
 				delay_warning(m);
+			notify_bounced_now(m);
 			to_deferred(m, late);
 			qmgr_message_free(m);
 			return;

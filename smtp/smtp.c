@@ -104,6 +104,14 @@ static void try_servers(struct da_request *req, const struct smtp_servers *sv, i
 	smtp_fail_all(req, &f, relay, "", 0);
 }
 
+/* is_relayhost - nexthop is $relayhost (as trivial-rewrite passes it) */
+static int is_relayhost(const char *nexthop)
+{
+	const char *relayhost = conf_str("relayhost");
+
+	return *relayhost && strcmp(nexthop, relayhost) == 0;
+}
+
 static void deliver(struct da_request *req, void *ctx)
 {
 	int lmtp = lmtp_mode();
@@ -123,6 +131,13 @@ static void deliver(struct da_request *req, void *ctx)
 		return;
 	}
 	if (smtp_servers_find(&nh, &sv, &f) < 0) {
+		/* A relayhost that does not resolve is a configuration or DNS
+		 * problem, not the recipients' fault: defer, as Postfix does,
+		 * rather than bounce all outgoing mail. */
+		if (f.status == 5 && is_relayhost(req->nexthop) && strcmp(f.dsn, "5.1.10") != 0) {
+			f.status = 4;
+			f.dsn[0] = '4';
+		}
 		req->hop_failed = f.status == 4;
 		smtp_fail_all(req, &f, "none", "", 0);
 	} else {

@@ -3,15 +3,19 @@ concurrency, dead destinations, agent connection reuse, defer_transports,
 and the relay setups of the ISP edge (relay for mynetworks) and the DMZ
 (relay_domains forwarded to an inner host through transport_maps).
 
-Remote servers are the scripted aiosmtpd servers of test_smtp_client.py on
+Remote servers are the scripted aiosmtpd servers of test_smtp_client.py (and
+Postfix's smtp-sink in one test) on
 the remote_net addresses, with DNS from the dns_server fixture.
 """
 import re
 import smtplib
+import socket
+import subprocess
 import time
 
-from conftest import wait_for
-from test_smtp_client import flush, log_has, remotes, send, start_inst  # noqa: F401 (fixture)
+from conftest import ensure_user, myhostname, wait_for
+from test_smtp_client import (BASE_CONF, SENDER_USER, flush, log_has, remotes,  # noqa: F401 (fixture)
+                              send, start_inst)
 
 SLOW_DATA = 0.6
 
@@ -158,8 +162,59 @@ def test_dmz_relay_forwards_relay_domains_inward(inst, dns_server, remotes):
 
 def start_inst_existing(inst, *conf):
     """start_inst for an instance that was already initialised."""
-    from test_smtp_client import BASE_CONF, SENDER_USER
-    from conftest import ensure_user
     ensure_user(SENDER_USER)
     inst.cmd("conf", "-e", *BASE_CONF, *conf)
     inst.start()
+
+
+def test_transport_maps_lmtp_route(inst, dns_server, remotes):
+    # the mail store's domain goes to an LMTP server (Dovecot's role here)
+    dns_server([("MX", "store.test", 10, "mx.store.test"), ("A", "mx.store.test", "192.0.2.10")])
+    lmtp = remotes("192.0.2.18", port=24, lmtp=True)
+    mx = remotes("192.0.2.10")
+    inst.init()
+    inst.write("transport", "store.test  lmtp:inet:192.0.2.18:24\n")
+    start_inst_existing(inst, f"transport_maps=texthash:{inst.dir}/transport")
+    host = myhostname(inst)
+    send(inst, host, "a@store.test", "b@store.test")
+    wait_for(lambda: len(lmtp.messages) == 1, 15, what="LMTP delivery")
+    assert sorted(lmtp.messages[0]["rcpt_tos"]) == ["a@store.test", "b@store.test"]
+    assert mx.messages == []
+    log_has(inst, r"postern/lmtp\[\d+\]: \w+: to=<a@store\.test>, relay=192\.0\.2\.18\[192\.0\.2\.18\]:24, "
+                  r".*status=sent")
+
+
+def test_relayhost_is_postfix_smtp_sink(inst, remote_net, tmp_path):
+    # Postfix's smtp-sink as the smarthost: 20 messages, all accepted, over
+    # reused sessions
+    sink = subprocess.Popen(["/usr/sbin/smtp-sink", "-u", "nobody", "192.0.2.19:25", "100"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: port_open("192.0.2.19", 25), 10, what="smtp-sink listening")
+        host = start_inst(inst, "relayhost=[192.0.2.19]", "smtp_destination_concurrency_limit=2")
+        for i in range(20):
+            send(inst, host, f"user{i}@far.test")
+        wait_for(lambda: len(re.findall(r"relay=192\.0\.2\.19\[192\.0\.2\.19\]:25, .*status=sent \(250",
+                                        inst.log())) == 20, 30, what="20 messages at smtp-sink")
+        assert re.search(r"conn_use=\d+", inst.log())
+    finally:
+        sink.terminate()
+        sink.wait(10)
+
+
+def port_open(addr, port):
+    try:
+        socket.create_connection((addr, port), 1).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_relayhost_that_does_not_resolve_defers(inst, dns_server, remote_net):
+    # a typo in relayhost must not bounce all outgoing mail
+    dns_server([("A", "other.test", "192.0.2.10")])
+    host = start_inst(inst, "relayhost=[smarthost.test]")
+    send(inst, host, "x@far.test")
+    log_has(inst, r"to=<x@far\.test>, relay=none, .*dsn=4\.4\.4, status=deferred "
+                  r"\(Host or domain name not found\. Name service error for name=smarthost\.test")
+    assert "status=bounced" not in inst.log()

@@ -143,6 +143,7 @@ struct smtp_session {
 	long long size_limit;
 	int uses;		/* messages sent in this session */
 	int clean;		/* the last transaction ended cleanly */
+	int tls_active;		/* STARTTLS done: the session is encrypted */
 	long long born_ms;
 	char rbuf[16384];
 	size_t rpos, rlen;

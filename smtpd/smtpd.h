@@ -165,6 +165,8 @@ struct smtpd_session {
 	long long timeout_ms;
 	long long deadline;		/* per-record deadline, or 0 */
 	enum smtpd_io io_error;
+	int tls_active;			/* STARTTLS or wrapper mode: the session is encrypted */
+	char *sasl_username;		/* after a successful AUTH, else NULL */
 
 	/* dialogue */
 	unsigned state;			/* SMTPD_ST_* */

@@ -16,6 +16,7 @@
 #include "qfile.h"
 #include "qmgr_proto.h"
 #include "rec.h"
+#include "server.h"
 
 #define DA_WRITE_MS	30000
 
@@ -179,6 +180,15 @@ void da_record(struct da_request *req, size_t i, const struct da_outcome *o)
 	add_reply(req, i, status_word(o->status), o->dsn, o->reason);
 }
 
+void da_decided(struct da_request *req, size_t i, enum da_status status, const char *dsn,
+		const char *reason)
+{
+	if (req->rcpt[i].status != DA_UNDECIDED)
+		msg_panic("%s: recipient %zu decided twice", req->queue_id, i);
+	req->rcpt[i].status = status;
+	add_reply(req, i, status_word(status), dsn, reason);
+}
+
 /* open_queue_file - the active queue file, or every recipient deferred */
 static int open_queue_file(struct da_request *req)
 {
@@ -246,9 +256,12 @@ void da_serve(int fd, const struct da_ops *ops, void *ctx)
 	if (ipc_send_greeting(fd, DELIVERY_PROTOCOL, 1, 10000) < 0) {
 		msg_warn("cannot greet qmgr: %m");
 	} else {
-		while ((r = attr_read(fd, &l, DA_MAX_FRAME, DELIVERY_IDLE_MS)) == 0
-		       && one_request(fd, &l, ops, ctx) == 0)
+		while ((r = attr_read(fd, &l, DA_MAX_FRAME, DELIVERY_IDLE_MS)) == 0) {
+			server_watchdog_reset();	/* one connection may last long */
+			if (one_request(fd, &l, ops, ctx) < 0)
+				break;
 			attr_list_clear(&l);
+		}
 		if (r < 0 && errno != ETIMEDOUT)
 			msg_warn("reading a delivery request: %m");
 	}

@@ -1,6 +1,6 @@
 /* delivery_agent - the agent side of qmgr's delivery protocol.
  *
- * A delivery agent (smtp, lmtp, and later local) plugs a handler into
+ * A delivery agent (smtp, lmtp, local) plugs a handler into
  * da_serve(), which sends the greeting, reads request frames until qmgr
  * closes the connection (or DELIVERY_IDLE_MS pass), parses each into a
  * struct da_request, opens the queue file, calls the handler, and writes
@@ -76,6 +76,12 @@ void da_request_free(struct da_request *req);
 /* da_record - records recipient i's outcome (see above). A bounce that
  * cannot be logged becomes a deferral (4.3.0). */
 void da_record(struct da_request *req, size_t i, const struct da_outcome *o);
+
+/* da_decided - for an agent that did the bookkeeping itself (local logs
+ * and records each alias or .forward leaf on its own): only the status
+ * and the reply attributes of recipient i. */
+void da_decided(struct da_request *req, size_t i, enum da_status status, const char *dsn,
+		const char *reason);
 
 /* da_pending - recipients not decided yet. */
 size_t da_pending(const struct da_request *req);

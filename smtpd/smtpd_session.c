@@ -84,6 +84,7 @@ void smtpd_session_free(struct smtpd_session *s)
 	free(s->rfc_addr);
 	free(s->helo);
 	free(s->sasl_username);
+	free(s->sasl_method);
 	free(s->access_denied);
 	free(s->ibuf);
 	vstr_release(&s->out);

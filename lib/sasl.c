@@ -62,11 +62,13 @@ int xsasl_secflags(const char *text, unsigned *flags, char **bad)
 int xsasl_passwd_split(const char *value, char **user, char **pass)
 {
 	const char *colon = strchr(value, ':');
+	size_t ulen = colon ? (size_t)(colon - value) : strlen(value);
 
-	if (colon == NULL || colon == value)
+	/* as Postfix: no colon is an empty password */
+	if (ulen == 0)
 		return -1;
-	*user = xstrndup(value, (size_t)(colon - value));
-	*pass = xstrdup(colon + 1);
+	*user = xstrndup(value, ulen);
+	*pass = xstrdup(colon ? colon + 1 : "");
 	return 0;
 }
 

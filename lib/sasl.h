@@ -25,7 +25,8 @@
 int xsasl_secflags(const char *text, unsigned *flags, char **bad);
 
 /* xsasl_passwd_split - a smtp_sasl_password_maps value "user:password"
- * (split at the first colon). -1 when there is no colon or no user. */
+ * (split at the first colon; no colon: an empty password, as in
+ * Postfix). -1 when the user name is empty. */
 int xsasl_passwd_split(const char *value, char **user, char **pass);
 
 /* xsasl_mech_filter - the mechanisms of offered (a server's AUTH

@@ -24,7 +24,7 @@ import pytest
 from conftest import ensure_user, myhostname, needs_root, read_bytes, sendmail, wait_for, wait_mail
 from test_smtpd import OUTSIDE, Client
 
-pytestmark = needs_root
+pytestmark = [needs_root, pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")]
 
 USER = "pt-sasl"		# local mailbox owner that the tests mail to
 PASSWORDS = {"alice": "alice-secret", "bob": "bob-secret"}
@@ -309,3 +309,125 @@ def test_mail_auth_parameter(inst):
     c.cmd("QUIT")
     wait_mail(inst, USER, 2)
     inst.wait_log(f"sasl_method=PLAIN, sasl_username=alice, sasl_sender=alice@{host}")
+
+
+# -- client: postern authenticates to a relayhost ---------------------------------------
+
+RELAY = "192.0.2.10"
+RELAY_USER, RELAY_PASS = "relay-user@example.test", "relay:pass word"
+
+
+class AuthRelay:
+    """An aiosmtpd server at RELAY:587 that requires AUTH (PLAIN, LOGIN,
+    no TLS needed) and records the credentials it was given."""
+
+    def __init__(self, good=(RELAY_USER, RELAY_PASS)):
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult
+
+        self.good = good
+        self.seen = []		# (mechanism, login, password)
+        self.messages = []
+        self.commands = []
+        relay = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                relay.messages.append((envelope.mail_from, list(envelope.rcpt_tos)))
+                return "250 2.0.0 Ok: queued as RELAYED"
+
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            login, password = auth_data.login.decode(), auth_data.password.decode()
+            self.seen.append((mechanism, login, password))
+            ok = (login, password) == self.good
+            return AuthResult(success=ok, handled=ok)
+
+        self.ctl = Controller(Handler(), hostname=RELAY, port=587, authenticator=authenticator,
+                              auth_require_tls=False, auth_required=True,
+                              server_hostname="relay.test")
+        self.ctl.start()
+
+    def stop(self):
+        self.ctl.stop()
+
+
+@pytest.fixture
+def relay(remote_net):
+    r = AuthRelay()
+    yield r
+    r.stop()
+
+
+def start_client(inst, passwd, *conf):
+    ensure_user(USER)
+    inst.init()
+    path = os.path.join(inst.top, "sasl_passwd")
+    with open(path, "w") as f:
+        f.write(passwd)
+    os.chmod(path, 0o600)
+    pw = subprocess.run(["id", "-u", inst.cmd("conf", "-h", "mail_owner").stdout.strip()],
+                        capture_output=True, text=True)
+    if pw.returncode == 0:
+        os.chown(path, int(pw.stdout), -1)
+    inst.cmd("conf", "-e", "import_environment=TZ LANG=C RES_OPTIONS=timeout:1",
+             f"relayhost=[{RELAY}]:587", "smtp_sasl_auth_enable=yes",
+             f"smtp_sasl_password_maps=texthash:{path}", "smtp_connect_timeout=2s",
+             "smtp_helo_timeout=5s", "minimal_backoff_time=300s", "queue_run_delay=300s", *conf)
+    inst.start()
+    host = myhostname(inst)
+    r = sendmail(inst, "-f", f"{USER}@{host}", "someone@example.org",
+                 data=b"Subject: via relay\n\nhello\n")
+    assert r.returncode == 0, r.stderr
+
+
+def log_has(inst, pattern, timeout=20):
+    try:
+        return wait_for(lambda: re.search(pattern, inst.log()), timeout, what=pattern)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n--- log:\n{inst.log()}") from None
+
+
+def test_client_authenticates_with_the_nexthop_key(inst, relay):
+    # the entry for another host must not be used; the exact nexthop form is
+    start_client(inst, f"[192.0.2.11]:587 wrong:wrong\n[{RELAY}]:587 {RELAY_USER}:{RELAY_PASS}\n",
+                 "smtp_sasl_security_options=noanonymous")
+    log_has(inst, r"to=<someone@example\.org>, relay=192\.0\.2\.10\[192\.0\.2\.10\]:587, .*status=sent")
+    assert relay.messages and relay.messages[0][1] == ["someone@example.org"]
+    assert relay.seen and relay.seen[0][1:] == (RELAY_USER, RELAY_PASS)
+    assert RELAY_PASS not in inst.log()
+
+
+def test_client_mechanism_filter_and_host_key(inst, relay):
+    # key by the host without brackets and port; only LOGIN allowed
+    start_client(inst, f"{RELAY} {RELAY_USER}:{RELAY_PASS}\n",
+                 "smtp_sasl_security_options=noanonymous", "smtp_sasl_mechanism_filter=login")
+    log_has(inst, r"to=<someone@example\.org>, relay=.*status=sent")
+    assert relay.seen[0] == ("LOGIN", RELAY_USER, RELAY_PASS)
+
+
+def test_client_wrong_password_defers(inst, relay):
+    start_client(inst, f"[{RELAY}]:587 {RELAY_USER}:not-it\n",
+                 "smtp_sasl_security_options=noanonymous")
+    log_has(inst, r"to=<someone@example\.org>, relay=.*status=deferred \(SASL authentication "
+                  r"failed; server 192\.0\.2\.10\[192\.0\.2\.10\] said: 535 5\.7\.8 "
+                  r"Authentication credentials invalid\)")
+    assert relay.seen and not relay.messages
+    assert "not-it" not in inst.log()
+
+
+def test_client_no_plaintext_without_tls_by_default(inst, relay):
+    # smtp_sasl_security_options = noplaintext, noanonymous: PLAIN/LOGIN are
+    # not used outside TLS, so the password never travels in clear
+    start_client(inst, f"[{RELAY}]:587 {RELAY_USER}:{RELAY_PASS}\n")
+    log_has(inst, r"to=<someone@example\.org>, relay=.*status=deferred \(SASL authentication "
+                  r"failed; cannot authenticate to server 192\.0\.2\.10\[192\.0\.2\.10\]: "
+                  r"no mechanism available\)")
+    assert relay.seen == [] and relay.messages == []
+
+
+def test_client_without_password_sends_unauthenticated(inst, relay):
+    # no entry for this server: no AUTH, the server decides (here: 530 to MAIL)
+    start_client(inst, "[192.0.2.11]:587 other:secret\n", "smtp_sasl_security_options=noanonymous")
+    log_has(inst, r"to=<someone@example\.org>, relay=.*status=bounced \(host 192\.0\.2\.10\["
+                  r"192\.0\.2\.10\] said: 530 5\.7\.0 Authentication required")
+    assert relay.seen == []

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import ensure_user, myhostname, needs_root, read_bytes, sendmail, wait_for, wait_mail
+from conftest import ensure_user, free_port, myhostname, needs_root, read_bytes, sendmail, wait_for, wait_mail
 from test_smtpd import OUTSIDE, Client
 
 pytestmark = [needs_root, pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")]
@@ -47,13 +47,13 @@ def make_sasldb(inst, realm, users=PASSWORDS):
     return d
 
 
-def start_auth(inst, *conf, enable=True):
+def start_auth(inst, *conf, enable=True, realm=None):
     """An instance with AUTH enabled against a fresh sasldb; returns
-    myhostname (the users' realm)."""
+    myhostname (the users' realm unless realm is given)."""
     ensure_user(USER)
     inst.init()
     host = myhostname(inst)
-    d = make_sasldb(inst, host)
+    d = make_sasldb(inst, realm or host)
     inst.cmd("conf", "-e", f"cyrus_sasl_config_path={d}", "mynetworks=127.0.0.1/32",
              "smtpd_error_sleep_time=0", f"smtpd_sasl_auth_enable={'yes' if enable else 'no'}",
              *conf)
@@ -157,6 +157,43 @@ def test_initial_response_challenges_and_realm(inst):
     assert c.cmd(b64("bob")) == (334, "334 " + b64("Password:"))
     assert c.cmd(b64(PASSWORDS["bob"]))[0] == 235
     c.cmd("QUIT")
+
+
+def test_local_domain_is_the_realm(inst):
+    start_auth(inst, "smtpd_sasl_local_domain=example.test", realm="example.test")
+    c, _ = ehlo(inst)
+    assert c.cmd("AUTH PLAIN " + plain("alice", PASSWORDS["alice"]))[0] == 235
+    c.cmd("QUIT")
+
+
+def test_submission_service_from_master_cf(inst):
+    """The template's submission lines: AUTH enabled by -o for one service
+    only, and nothing but a login may send there."""
+    host = start_auth(inst, enable=False)
+    assert "#submission   inet" in inst.read("master.cf")
+    inst.stop()
+    port = free_port()
+    inst.add_service(f"127.0.0.1:{port} inet n - n - - smtpd\n"
+                     "  -o syslog_name=postern/submission\n  -o smtpd_sasl_auth_enable=yes\n"
+                     "  -o smtpd_client_restrictions=permit_sasl_authenticated,reject\n"
+                     "  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject")
+    inst.start()
+    c, text = ehlo(inst)		# port 25's service: no AUTH
+    assert "AUTH" not in text
+    c.cmd("QUIT")
+    s = smtplib.SMTP("127.0.0.1", port, local_hostname="c.example", timeout=15)
+    s.ehlo()
+    assert s.has_extn("auth")
+    code, _ = s.docmd("MAIL", f"FROM:<alice@{host}>")
+    assert code == 250
+    assert s.docmd("RCPT", f"TO:<{USER}@{host}>")[0] == 554
+    s.rset()
+    s.login("alice", PASSWORDS["alice"])
+    s.sendmail(f"alice@{host}", [f"{USER}@{host}"], b"Subject: submitted\r\n\r\nx\r\n")
+    s.quit()
+    wait_mail(inst, USER)
+    assert re.search(r"postern/submission/smtpd\[\d+\]: \w+: client=localhost\[127\.0\.0\.1\], "
+                     r"sasl_method=PLAIN, sasl_username=alice", inst.log()), inst.log()
 
 
 def test_protocol_errors(inst):

@@ -324,7 +324,7 @@ enum xsasl_status xsasl_server_first(struct xsasl_server *x, const char *mech, c
 	int r;
 
 	if (init && decode_in(x, init, why) < 0)
-		return XSASL_FAIL;
+		return XSASL_FORM;
 	r = sasl_server_start(x->conn, mech, init ? vstr_str(&x->in) : NULL,
 			      init ? (unsigned)vstr_len(&x->in) : 0, &data, &len);
 	return status_of(r, data, len, out, why);
@@ -338,7 +338,7 @@ enum xsasl_status xsasl_server_next(struct xsasl_server *x, const char *answer, 
 	int r;
 
 	if (decode_in(x, answer, why) < 0)
-		return XSASL_FAIL;
+		return XSASL_FORM;
 	r = sasl_server_step(x->conn, vstr_str(&x->in), (unsigned)vstr_len(&x->in), &data, &len);
 	return status_of(r, data, len, out, why);
 }
@@ -458,7 +458,7 @@ enum xsasl_status xsasl_client_first(struct xsasl_client *x, const char *mechs, 
 	r = sasl_client_start(x->conn, mechs, NULL, &data, &len, mech);
 	st = status_of(r, data, len, out, why);
 	/* an initial response that is empty but present travels as "=" */
-	if (st != XSASL_FAIL && st != XSASL_TEMP && data != NULL && len == 0)
+	if (st <= XSASL_CONTINUE && data != NULL && len == 0)
 		vstr_cpy(out, "=");
 	return st;
 }

@@ -53,6 +53,7 @@ enum xsasl_status {
 	XSASL_CONTINUE,		/* send "334 challenge", feed the answer */
 	XSASL_FAIL,		/* refused: 535, why says why */
 	XSASL_TEMP,		/* the back end failed: 454 */
+	XSASL_FORM,		/* the client's text was not base64: 501 */
 };
 
 struct xsasl_server;

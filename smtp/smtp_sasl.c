@@ -115,7 +115,7 @@ static enum smtp_try exchange(struct smtp_session *s, struct xsasl_client *x, co
 			break;
 		}
 		st = xsasl_client_next(x, vstr_len(&r.text) > 4 ? vstr_str(&r.text) + 4 : "", out, &why);
-		if (st == XSASL_FAIL || st == XSASL_TEMP) {
+		if (st > XSASL_CONTINUE) {
 			smtp_fail_set(f, 4, "4.7.0", "SASL authentication failed; "
 				      "cannot authenticate to server %s: %s", s->name, vstr_str(&why));
 			f->hop_ok = 1;

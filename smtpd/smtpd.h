@@ -351,6 +351,9 @@ void smtpd_sasl_ehlo_keywords(struct smtpd_session *s, struct argv *kw);
  * 235, -1 after any other reply (an error for the error limits) */
 int smtpd_sasl_auth_cmd(struct smtpd_session *s, const char *args);
 
+/* smtpd_sasl_reset - forgets the login (STARTTLS must: RFC 3207 4.2) */
+void smtpd_sasl_reset(struct smtpd_session *s);
+
 /* smtpd_sasl_mail_param - MAIL AUTH=<addr>: 0, or -1 after a reply */
 int smtpd_sasl_mail_param(struct smtpd_session *s, const char *value);
 

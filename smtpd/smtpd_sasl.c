@@ -201,6 +201,10 @@ int smtpd_sasl_auth_cmd(struct smtpd_session *s, const char *args)
 	st = xsasl_server_first(x, mech, init, &out, &why);
 	if (exchange(s, x, mech, &st, &out, &why) < 0) {
 		/* cancelled or gone: replied or logged */
+	} else if (st == XSASL_FORM) {
+		/* not a password guess: no fail2ban line (Postfix's reply) */
+		msg_info("%s: SASL %s: cannot decode response", s->namaddr, mech);
+		smtpd_reply(s, "501 5.5.2 Cannot decode response");
 	} else if (st != XSASL_DONE) {
 		failed(s, mech, st, vstr_str(&why));
 	} else if ((user = xsasl_server_username(x)) == NULL) {
@@ -215,6 +219,13 @@ int smtpd_sasl_auth_cmd(struct smtpd_session *s, const char *args)
 	vstr_release(&why);
 	xsasl_server_free(x);
 	return ret;
+}
+
+void smtpd_sasl_reset(struct smtpd_session *s)
+{
+	free(s->sasl_username);
+	free(s->sasl_method);
+	s->sasl_username = s->sasl_method = NULL;
 }
 
 int smtpd_sasl_mail_param(struct smtpd_session *s, const char *value)

@@ -206,8 +206,15 @@ def test_protocol_errors(inst):
     # "*" cancels
     assert c.cmd("AUTH LOGIN")[0] == 334
     assert c.cmd("*") == (501, "501 5.7.0 Authentication aborted")
-    # not base64
-    assert c.cmd("AUTH PLAIN ****")[0] == 535
+    # not base64 (RFC 4954 4: 501)
+    assert c.cmd("AUTH PLAIN ****") == (501, "501 5.5.2 Cannot decode response")
+    assert c.cmd("AUTH LOGIN")[0] == 334
+    assert c.cmd("dXNlcg") == (501, "501 5.5.2 Cannot decode response")
+    # security.md 1.10's vectors: empty, one NUL, three NULs, another authzid
+    for resp in ("=", "dQBw", "AHUAcABx", b64(f"admin\0alice\0{PASSWORDS['alice']}")):
+        code, text = c.cmd("AUTH PLAIN " + resp)
+        assert code == 535, (resp, text)
+    assert c.cmd("AUTH PLAIN " + "A" * 100000)[0] == 500
     # AUTH inside a transaction
     assert c.cmd("MAIL FROM:<a@example.org>")[0] == 250
     assert c.cmd("AUTH PLAIN " + plain("alice", PASSWORDS["alice"])) == (

@@ -450,13 +450,23 @@ def test_client_mechanism_filter_and_host_key(inst, relay):
 
 
 def test_client_wrong_password_defers(inst, relay):
+    # (concurrency 1: two connection failures would make the relay dead)
     start_client(inst, f"[{RELAY}]:587 {RELAY_USER}:not-it\n",
-                 "smtp_sasl_security_options=noanonymous")
+                 "smtp_sasl_security_options=noanonymous", "initial_destination_concurrency=1")
     log_has(inst, r"to=<someone@example\.org>, relay=.*status=deferred \(SASL authentication "
                   r"failed; server 192\.0\.2\.10\[192\.0\.2\.10\] said: 535 5\.7\.8 "
                   r"Authentication credentials invalid\)")
-    assert relay.seen and not relay.messages
+    assert len(relay.seen) == 1 and not relay.messages
     assert "not-it" not in inst.log()
+    # the server answered: the destination is not dead, the next message
+    # is tried at once rather than "delivery temporarily suspended"
+    host = myhostname(inst)
+    for n in (2, 3):
+        assert sendmail(inst, "-f", f"{USER}@{host}", f"n{n}@example.org",
+                        data=b"Subject: n\n\nx\n").returncode == 0
+        log_has(inst, rf"to=<n{n}@example\.org>, relay=.*status=deferred \((SASL|delivery)")
+    assert len(relay.seen) == 3
+    assert "temporarily suspended" not in inst.log()
 
 
 def test_client_no_plaintext_without_tls_by_default(inst, relay):

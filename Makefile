@@ -117,6 +117,7 @@ TEST_SRCS_test_bounce = $(filter-out bounce/bounce.c,$(wildcard bounce/*.c))
 TEST_SRCS_test_smtpd = $(filter-out smtpd/smtpd.c,$(wildcard smtpd/*.c))
 TEST_SRCS_test_trivial_rewrite = $(filter-out trivial-rewrite/trivial-rewrite.c,$(wildcard trivial-rewrite/*.c))
 TEST_SRCS_test_smtp = $(filter-out smtp/smtp.c,$(wildcard smtp/*.c))
+TEST_SRCS_test_sasl = smtp/smtp_reply.c
 # (a % inside the rule text would be taken for the stem: use a function)
 asan_objs = $(patsubst %.c,build/asan/%.o,$(1))
 fuzz_objs = $(patsubst %.c,build/fuzz/%.o,$(1))

@@ -86,8 +86,10 @@ static void try_servers(struct da_request *req, const struct smtp_servers *sv, i
 	smtp_fail_set(&f, 4, "4.4.1", "no server to try");
 	for (size_t i = 0; i < sv->n && (session_limit <= 0 || sessions < session_limit); i++) {
 		memset(&s, 0, sizeof(s));
+		s.nexthop = xstrdup(req->nexthop);	/* for smtp_sasl_password_maps */
 		smtp_relay_name(&sv->v[i], relay, sizeof(relay));
 		if (smtp_session_open(&s, &sv->v[i], lmtp, t, &f) != SMTP_TRY_DONE) {
+			free(s.nexthop);
 			if (f.status == 5)
 				break;	/* a definite no (5xx, a loop): other servers are not asked */
 			continue;
@@ -96,11 +98,13 @@ static void try_servers(struct da_request *req, const struct smtp_servers *sv, i
 		req->times.connected = delivery_now();
 		if (smtp_deliver(&s, req, t, &f) == SMTP_TRY_DONE) {
 			keep(&s, req->nexthop);
+			free(s.nexthop);
 			return;
 		}
 		smtp_session_close(&s, 0);
+		free(s.nexthop);
 	}
-	req->hop_failed = f.status == 4;
+	req->hop_failed = f.status == 4 && !f.hop_ok;
 	smtp_fail_all(req, &f, relay, "", 0);
 }
 

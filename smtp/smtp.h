@@ -8,6 +8,7 @@
  * smtp_addr.c     DNS: the list of servers to try for a nexthop
  * smtp_conn.c     sockets: connect, buffered I/O with deadlines
  * smtp_proto.c    the dialogue for one message, per-recipient outcomes
+ * smtp_sasl.c     SMTP AUTH to the server after EHLO (lib/sasl)
  */
 #ifndef POSTERN_SMTP_H
 #define POSTERN_SMTP_H
@@ -80,6 +81,10 @@ void smtp_reply_oneline(const struct smtp_reply *r, vstr *out);
  * limit in *size_limit (0 = none given). */
 unsigned smtp_ehlo_features(const char *text, long long *size_limit);
 
+/* smtp_ehlo_auth_mechs - the mechanisms of the AUTH (and old AUTH=)
+ * keywords of an EHLO reply text, space-separated, each once */
+void smtp_ehlo_auth_mechs(const char *text, vstr *out);
+
 /* --- content --- */
 struct smtp_conv {
 	int bol;		/* at the beginning of a line */
@@ -124,6 +129,7 @@ struct smtp_fail {
 	int status;		/* 4 or 5 */
 	char dsn[16];
 	char reason[600];
+	int hop_ok;		/* the server answered (AUTH failed): the hop is not dead */
 };
 
 /* smtp_servers_find - the servers for nh, in order. 0, or -1 with f
@@ -185,5 +191,12 @@ void smtp_fail_all(struct da_request *req, const struct smtp_fail *f, const char
 		   const char *remote_mta, int conn_use);
 void smtp_fail_set(struct smtp_fail *f, int status, const char *dsn, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* smtp_sasl.c: smtp_sasl_login - after EHLO (reply text ehlo): with
+ * smtp_sasl_auth_enable, an AUTH offer and a password for this server in
+ * smtp_sasl_password_maps, authenticate. SMTP_TRY_DONE to go on (also
+ * when there is nothing to do), SMTP_TRY_NEXT with f when it failed. */
+enum smtp_try smtp_sasl_login(struct smtp_session *s, const char *ehlo,
+			      const struct smtp_timeouts *t, struct smtp_fail *f);
 
 #endif

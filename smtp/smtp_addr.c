@@ -24,6 +24,7 @@ void smtp_fail_set(struct smtp_fail *f, int status, const char *dsn, const char 
 	va_list ap;
 
 	f->status = status;
+	f->hop_ok = 0;
 	snprintf(f->dsn, sizeof(f->dsn), "%s", dsn);
 	va_start(ap, fmt);
 	vsnprintf(f->reason, sizeof(f->reason), fmt, ap);

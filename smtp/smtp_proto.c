@@ -141,8 +141,8 @@ static enum smtp_try hello(struct smtp_session *s, const struct smtp_timeouts *t
 			       : "performing the EHLO handshake"), SMTP_TRY_NEXT;
 	if (r->code / 100 == 2) {
 		s->features = smtp_ehlo_features(vstr_str(&r->text), &s->size_limit);
-		/* STARTTLS and AUTH: the next issue negotiates them here. */
-		return SMTP_TRY_DONE;
+		/* STARTTLS: the next issue negotiates it here. */
+		return smtp_sasl_login(s, vstr_str(&r->text), t, f);
 	}
 	if (s->lmtp || r->code == 421)
 		return said(f, s, r, s->lmtp ? "LHLO command" : "EHLO command"), SMTP_TRY_NEXT;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mem.h"
 #include "smtp.h"
 
 void smtp_reply_init(struct smtp_reply *r)
@@ -150,6 +151,17 @@ static int keyword(const char *line, size_t len, const char *kw, const char **ar
 	return 1;
 }
 
+/* word_in - w is one of the space-separated words of list (any case) */
+static int word_in(const char *list, const char *w)
+{
+	size_t n = strlen(w);
+
+	for (const char *p = list; *p; p += strcspn(p, " "), p += *p == ' ')
+		if (strncasecmp(p, w, n) == 0 && (p[n] == ' ' || p[n] == 0))
+			return 1;
+	return 0;
+}
+
 static unsigned ehlo_line(const char *s, size_t len, long long *size_limit)
 {
 	static const struct { const char *kw; unsigned bit; } kws[] = {
@@ -171,6 +183,38 @@ static unsigned ehlo_line(const char *s, size_t len, long long *size_limit)
 		return kws[i].bit;
 	}
 	return 0;
+}
+
+void smtp_ehlo_auth_mechs(const char *text, vstr *out)
+{
+	const char *line = strchr(text, '\n');	/* the first line greets */
+	const char *arg;
+
+	vstr_reset(out);
+	for (; line; line = strchr(line + 1, '\n')) {
+		const char *s = line + 1, *nl = strchr(s, '\n');
+		size_t len = nl ? (size_t)(nl - s) : strlen(s);
+
+		if (len <= 4 || !keyword(s + 4, len - 4, "AUTH", &arg))
+			continue;
+		while (arg < s + len) {
+			size_t n = strcspn(arg, " \n");
+			char *mech;
+
+			if (n > (size_t)(s + len - arg))
+				n = (size_t)(s + len - arg);
+			mech = xstrndup(arg, n);
+			if (n > 0 && !word_in(vstr_str(out), mech)) {
+				if (vstr_len(out))
+					vstr_catc(out, ' ');
+				vstr_cat(out, mech);
+			}
+			free(mech);
+			arg += n;
+			while (arg < s + len && *arg == ' ')
+				arg++;
+		}
+	}
 }
 
 unsigned smtp_ehlo_features(const char *text, long long *size_limit)

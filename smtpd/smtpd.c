@@ -45,6 +45,7 @@ static void serve(int fd)
 
 static const struct server_ops smtpd_ops = {
 	.mode = SERVER_SINGLE,
+	.pre_jail = smtpd_sasl_setup,	/* Cyrus loads its plugins here */
 	.single = serve,
 };
 

@@ -15,6 +15,7 @@
  * smtpd_check.c     relay control, the local recipient check, HELO syntax
  * smtpd_dns.c       does a domain exist (reject_unknown_*_domain)
  * smtpd_peer.c      the client's address and forward-confirmed name
+ * smtpd_sasl.c      SMTP AUTH (RFC 4954) through lib/sasl, sender login maps
  *
  * Everything but smtpd.c links into tests/unit/test_smtpd.c.
  */
@@ -167,6 +168,7 @@ struct smtpd_session {
 	enum smtpd_io io_error;
 	int tls_active;			/* STARTTLS or wrapper mode: the session is encrypted */
 	char *sasl_username;		/* after a successful AUTH, else NULL */
+	char *sasl_method;		/* its mechanism (PLAIN, LOGIN) */
 
 	/* dialogue */
 	unsigned state;			/* SMTPD_ST_* */
@@ -182,6 +184,7 @@ struct smtpd_session {
 	/* the transaction */
 	char *sender;			/* NULL: no MAIL yet */
 	char *envid, *ret, *body_type;
+	char *sasl_sender;		/* MAIL AUTH=<addr>, for the log; NULL for <> */
 	int smtputf8, binarymime;
 	struct argv rcpt, orcpt, notify;
 	int rcpt_overshoot;
@@ -330,6 +333,34 @@ int smtpd_restrict_rcpt(struct smtpd_session *s, const struct smtpd_addr *rcpt, 
  * -1 the DNS failed. smtpd_dns_hook, when set, answers instead. */
 int smtpd_dns_domain(const char *domain);
 extern int (*smtpd_dns_hook)(const char *domain);
+
+/* ---- smtpd_sasl.c --------------------------------------------------- */
+
+/* smtpd_sasl_setup - once per process, before chroot: the Cyrus server
+ * library, when smtpd_sasl_auth_enable (fatal when it cannot start) */
+void smtpd_sasl_setup(void);
+
+/* smtpd_sasl_offered - AUTH is offered and accepted in this session now */
+int smtpd_sasl_offered(const struct smtpd_session *s);
+
+/* smtpd_sasl_ehlo_keywords - "AUTH mechs" (and "AUTH=mechs" with
+ * broken_sasl_auth_clients) when AUTH is offered */
+void smtpd_sasl_ehlo_keywords(struct smtpd_session *s, struct argv *kw);
+
+/* smtpd_sasl_auth_cmd - the AUTH command: the whole exchange; 0 after
+ * 235, -1 after any other reply (an error for the error limits) */
+int smtpd_sasl_auth_cmd(struct smtpd_session *s, const char *args);
+
+/* smtpd_sasl_reset - forgets the login (STARTTLS must: RFC 3207 4.2) */
+void smtpd_sasl_reset(struct smtpd_session *s);
+
+/* smtpd_sasl_mail_param - MAIL AUTH=<addr>: 0, or -1 after a reply */
+int smtpd_sasl_mail_param(struct smtpd_session *s, const char *value);
+
+/* smtpd_sasl_login_owned - smtpd_sender_login_maps: 1 the sender has
+ * owners and user is one of them, 0 it has owners but not user, -2 it
+ * has no owner, -1 lookup failure. user NULL: only whether it has one. */
+int smtpd_sasl_login_owned(const char *sender, const char *user);
 
 /* ---- smtpd_peer.c --------------------------------------------------- */
 

@@ -116,7 +116,7 @@ static int act_helo(struct smtpd_session *s, const char *args, struct cmd_args *
 }
 
 /* ehlo_keywords - the extensions, in Postfix's order */
-static void ehlo_keywords(struct argv *kw)
+static void ehlo_keywords(struct smtpd_session *s, struct argv *kw)
 {
 	long long limit = conf_int("message_size_limit");
 	char size[40];
@@ -127,6 +127,7 @@ static void ehlo_keywords(struct argv *kw)
 	if (!conf_bool("disable_vrfy_command"))
 		argv_add(kw, "VRFY");
 	/* STARTTLS and AUTH go here (later issues). */
+	smtpd_sasl_ehlo_keywords(s, kw);
 	argv_add(kw, "ENHANCEDSTATUSCODES");
 	argv_add(kw, "8BITMIME");
 	argv_add(kw, "DSN");
@@ -143,7 +144,7 @@ static int act_ehlo(struct smtpd_session *s, const char *args, struct cmd_args *
 	if (helo_refused(s, args))
 		return -1;
 	greeted(s, args, 1);
-	ehlo_keywords(&kw);
+	ehlo_keywords(s, &kw);
 	smtpd_reply(s, "250-%s", conf_str("myhostname"));
 	for (size_t i = 0; i < kw.n; i++)
 		smtpd_reply(s, "250%c%s", i + 1 < kw.n ? '-' : ' ', kw.v[i]);
@@ -268,6 +269,8 @@ static int mail_param(struct smtpd_session *s, const char *key, const char *valu
 		} else {
 			s->envid = xstrdup(vstr_str(&dec));
 		}
+	} else if (strcasecmp(key, "AUTH") == 0) {
+		ret = smtpd_sasl_mail_param(s, value);
 	} else {
 		smtpd_reply(s, "555 5.5.4 Unsupported option: %s", key);
 		ret = -1;
@@ -600,6 +603,13 @@ static int act_vrfy(struct smtpd_session *s, const char *args, struct cmd_args *
 	return ret;
 }
 
+/* AUTH: smtpd_sasl.c checks the state (503/538 replies of its own) */
+static int act_auth(struct smtpd_session *s, const char *args, struct cmd_args *a)
+{
+	(void)a;
+	return smtpd_sasl_auth_cmd(s, args);
+}
+
 static int act_quit(struct smtpd_session *s, const char *args, struct cmd_args *a)
 {
 	(void)args;
@@ -617,7 +627,7 @@ static const struct smtpd_cmd commands[] = {
 	{"HELO", "helo", SMTPD_ST_ANY, CMD_LAST | CMD_JUNK, syn_helo, act_helo},
 	{"EHLO", "ehlo", SMTPD_ST_ANY, CMD_LAST | CMD_JUNK, syn_helo, act_ehlo},
 	/* {"STARTTLS", "starttls", SMTPD_ST_HELO, CMD_LAST, ...}, later */
-	/* {"AUTH", "auth", SMTPD_ST_HELO, 0, ...}, later */
+	{"AUTH", "auth", SMTPD_ST_ANY, 0, syn_any, act_auth},
 	{"MAIL", "mail", SMTPD_ST_HELO, CMD_8BIT, syn_mail, act_mail},
 	{"RCPT", "rcpt", SMTPD_ST_MAIL | SMTPD_ST_RCPT, CMD_8BIT, syn_rcpt, act_rcpt},
 	{"DATA", "data", ST_GREETED & ~SMTPD_ST_BDAT, CMD_LAST, syn_data, act_data},

@@ -452,6 +452,59 @@ static int r_check_recipient_access(struct rctx *c, const char *t)
 	return c->rcpt ? access_check(c, SMTPD_RC_RECIPIENT, t, c->rcpt->addr) : R_DUNNO;
 }
 
+/* ---- SASL ---------------------------------------------------------------- */
+
+static int r_permit_sasl_authenticated(struct rctx *c, const char *t)
+{
+	(void)t;
+	return c->s->sasl_username ? R_OK : R_DUNNO;
+}
+
+/* login_mismatch - smtpd_sender_login_maps against the login: an
+ * authenticated client must own the sender (auth), an unauthenticated
+ * one may not use an owned sender (unauth). The null sender is anyone's. */
+static int login_mismatch(struct rctx *c, int auth, int unauth)
+{
+	const char *user = c->s->sasl_username;
+	int owned;
+
+	if (c->sender == NULL || *c->sender == 0 || *conf_str("smtpd_sender_login_maps") == 0)
+		return R_DUNNO;
+	if (user ? !auth : !unauth)
+		return R_DUNNO;
+	owned = smtpd_sasl_login_owned(c->sender, user);
+	if (owned == -1)
+		return lookup_failure(c, SMTPD_RC_SENDER);
+	if (user && owned != 1) {
+		char *text = xasprintf("not owned by user %s", user);
+
+		reject_as(c, SMTPD_RC_SENDER, 553, "5.7.1", text);
+		free(text);
+		return R_REJECT;
+	}
+	if (!user && owned == 0)
+		return reject_as(c, SMTPD_RC_SENDER, 553, "5.7.1", "not logged in");
+	return R_DUNNO;
+}
+
+static int r_reject_sender_login_mismatch(struct rctx *c, const char *t)
+{
+	(void)t;
+	return login_mismatch(c, 1, 1);
+}
+
+static int r_reject_authenticated_sender_login_mismatch(struct rctx *c, const char *t)
+{
+	(void)t;
+	return login_mismatch(c, 1, 0);
+}
+
+static int r_reject_unauthenticated_sender_login_mismatch(struct rctx *c, const char *t)
+{
+	(void)t;
+	return login_mismatch(c, 0, 1);
+}
+
 /* ---- the table and the evaluator ---------------------------------------- */
 
 static const struct restriction restrictions[] = {
@@ -473,6 +526,10 @@ static const struct restriction restrictions[] = {
 	{"check_helo_access", 1, r_check_helo_access},
 	{"check_sender_access", 1, r_check_sender_access},
 	{"check_recipient_access", 1, r_check_recipient_access},
+	{"permit_sasl_authenticated", 0, r_permit_sasl_authenticated},
+	{"reject_sender_login_mismatch", 0, r_reject_sender_login_mismatch},
+	{"reject_authenticated_sender_login_mismatch", 0, r_reject_authenticated_sender_login_mismatch},
+	{"reject_unauthenticated_sender_login_mismatch", 0, r_reject_unauthenticated_sender_login_mismatch},
 };
 
 static const struct restriction *restriction_find(const char *name)

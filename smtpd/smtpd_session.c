@@ -83,7 +83,7 @@ void smtpd_session_free(struct smtpd_session *s)
 	free(s->namaddr);
 	free(s->rfc_addr);
 	free(s->helo);
-	free(s->sasl_username);
+	smtpd_sasl_reset(s);
 	free(s->access_denied);
 	free(s->ibuf);
 	vstr_release(&s->out);

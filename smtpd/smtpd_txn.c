@@ -71,11 +71,16 @@ static void rfc5322_date(char *buf, size_t size)
 static void received_header(struct smtpd_session *s)
 {
 	char date[64];
-	const char *with = s->smtputf8 ? "UTF8SMTP" : smtpd_proto(s);
+	char with[16];
 
+	/* RFC 3848: ESMTPA, UTF8SMTPA after AUTH */
+	snprintf(with, sizeof(with), "%s%s", s->smtputf8 ? "UTF8SMTP" : smtpd_proto(s),
+		 s->sasl_username ? "A" : "");
 	rfc5322_date(date, sizeof(date));
 	vstr_catf(&s->content, "Received: from %s (%s [%s])\n", s->helo ? s->helo : s->name,
 		  s->name, s->rfc_addr);
+	if (s->sasl_username && conf_bool("smtpd_sasl_authenticated_header"))
+		vstr_catf(&s->content, "\t(Authenticated sender: %s)\n", s->sasl_username);
 	if (s->rcpt.n == 1)
 		vstr_catf(&s->content, "\tby %s (%s) with %s id %s\n\tfor <%s>; %s\n",
 			  conf_str("myhostname"), conf_str("mail_name"), with, s->queue_id,
@@ -175,7 +180,12 @@ int smtpd_txn_open(struct smtpd_session *s, enum smtpd_data_mode mode)
 		return -1;
 	}
 	snprintf(s->queue_id, sizeof(s->queue_id), "%s", cleanup_queue_id(s->cleanup));
-	msg_info("%s: client=%s", s->queue_id, s->namaddr);
+	if (s->sasl_username)
+		msg_info("%s: client=%s, sasl_method=%s, sasl_username=%s%s%s", s->queue_id,
+			 s->namaddr, s->sasl_method, s->sasl_username,
+			 s->sasl_sender ? ", sasl_sender=" : "", s->sasl_sender ? s->sasl_sender : "");
+	else
+		msg_info("%s: client=%s", s->queue_id, s->namaddr);
 	for (size_t i = 0; i < s->rcpt.n; i++)
 		cleanup_rcpt(s->cleanup, s->rcpt.v[i], s->orcpt.v[i], s->notify.v[i]);
 	received_header(s);
@@ -296,6 +306,8 @@ void smtpd_txn_reset(struct smtpd_session *s)
 	free(s->ret);
 	free(s->body_type);
 	free(s->bdat_reply);
+	free(s->sasl_sender);
+	s->sasl_sender = NULL;
 	s->sender = s->envid = s->ret = s->body_type = s->bdat_reply = NULL;
 	argv_free(&s->rcpt);
 	argv_free(&s->orcpt);

@@ -820,7 +820,7 @@ def test_helo_restrictions_invalid_hostname(inst):
 def test_default_restrictions_still_refuse_relay(inst):
     host = started(inst, "mynetworks=127.0.0.1/32", "smtpd_error_sleep_time=0")
     assert inst.cmd("conf", "-h", "smtpd_relay_restrictions").stdout.strip() == \
-        "permit_mynetworks, reject_unauth_destination"
+        "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination"
     c = greeted(inst, source=OUTSIDE)
     assert c.cmd("MAIL FROM:<a@example.org>")[0] == 250
     assert c.cmd("RCPT TO:<user@other.example>") == (

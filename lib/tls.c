@@ -9,7 +9,7 @@
  *   one is given, else OpenSSL's automatic (2048 bits or more) groups.
  * - Renegotiation and compression are off (CVE-2009-3555, CRIME); the
  *   server's cipher order wins.
- * - Session tickets: one 48-byte key (name, HMAC, AES) shared through a
+ * - Session tickets: one 80-byte key (name, HMAC, AES) shared through a
  *   file that every smtpd reads when it makes its context; see
  *   tls_ticket_keys_load. There is no server-side session cache to share.
  */
@@ -499,7 +499,7 @@ void tls_ctx_free(struct tls_ctx *c)
 
 /* ---- the shared ticket key ------------------------------------------------ */
 
-#define TICKET_KEY_LEN		48	/* name 16, HMAC 16, AES 16 (OpenSSL's layout) */
+#define TICKET_KEY_LEN		80	/* name 16, HMAC 32, AES 32 (OpenSSL 1.1+ layout) */
 #define TICKET_KEY_MAX_AGE	86400
 
 /* read_key - the key file, when it is ours, fresh and whole; -1 if not */

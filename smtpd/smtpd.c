@@ -43,8 +43,15 @@ static void serve(int fd)
 	smtpd_session_free(&s);
 }
 
+/* pre_jail - the TLS context: key files may be readable by root only */
+static void pre_jail(void)
+{
+	smtpd_tls_init();
+}
+
 static const struct server_ops smtpd_ops = {
 	.mode = SERVER_SINGLE,
+	.pre_jail = pre_jail,
 	.single = serve,
 };
 

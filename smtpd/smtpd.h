@@ -15,6 +15,7 @@
  * smtpd_check.c     relay control, the local recipient check, HELO syntax
  * smtpd_dns.c       does a domain exist (reject_unknown_*_domain)
  * smtpd_peer.c      the client's address and forward-confirmed name
+ * smtpd_tls.c       the TLS context, STARTTLS and wrapper mode
  *
  * Everything but smtpd.c links into tests/unit/test_smtpd.c.
  */
@@ -26,6 +27,7 @@
 #include "argv.h"
 #include "maildrop_client.h"
 #include "qfile.h"
+#include "tls.h"
 #include "vstr.h"
 
 struct cleanup_client;
@@ -166,6 +168,8 @@ struct smtpd_session {
 	long long deadline;		/* per-record deadline, or 0 */
 	enum smtpd_io io_error;
 	int tls_active;			/* STARTTLS or wrapper mode: the session is encrypted */
+	struct tls_conn *tls;		/* when tls_active: all I/O goes through it */
+	struct tls_info tls_info;	/* protocol, cipher, client certificate */
 	char *sasl_username;		/* after a successful AUTH, else NULL */
 
 	/* dialogue */
@@ -330,6 +334,22 @@ int smtpd_restrict_rcpt(struct smtpd_session *s, const struct smtpd_addr *rcpt, 
  * -1 the DNS failed. smtpd_dns_hook, when set, answers instead. */
 int smtpd_dns_domain(const char *domain);
 extern int (*smtpd_dns_hook)(const char *domain);
+
+/* ---- smtpd_tls.c ---------------------------------------------------- */
+
+/* the server context (NULL: no TLS), made by smtpd_tls_init before the jail */
+extern struct tls_ctx *smtpd_tls_ctx;
+void smtpd_tls_init(void);
+enum tls_level smtpd_tls_level(void);	/* none, may or encrypt */
+/* smtpd_tls_offered - STARTTLS goes in the EHLO reply */
+int smtpd_tls_offered(const struct smtpd_session *s);
+/* smtpd_tls_required - level encrypt and no TLS yet: MAIL gets 530 */
+int smtpd_tls_required(const struct smtpd_session *s);
+/* smtpd_tls_start - drops buffered plaintext, handshakes (logged); 0, or
+ * -1 with io_error set (the session must end) */
+int smtpd_tls_start(struct smtpd_session *s);
+/* smtpd_tls_reset_session - RFC 3207: forget HELO/EHLO and the transaction */
+void smtpd_tls_reset_session(struct smtpd_session *s);
 
 /* ---- smtpd_peer.c --------------------------------------------------- */
 

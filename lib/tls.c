@@ -587,6 +587,14 @@ struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int fd, const char *servernam
 	return c;
 }
 
+int tls_conn_protocols(struct tls_conn *c, unsigned protos)
+{
+	int min, max;
+
+	min_max(protos, &min, &max);
+	return SSL_set_min_proto_version(c->ssl, min) && SSL_set_max_proto_version(c->ssl, max) ? 0 : -1;
+}
+
 void tls_conn_expect_names(struct tls_conn *c, const char *const *names, size_t n)
 {
 	X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);

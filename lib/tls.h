@@ -104,6 +104,10 @@ int tls_ticket_keys_load(struct tls_ctx *ctx, const char *path);
  * client's SNI, NULL for none. */
 struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int fd, const char *servername);
 
+/* tls_conn_protocols - replaces the context's protocols for this
+ * connection (a policy table's protocols=); -1 when OpenSSL refuses */
+int tls_conn_protocols(struct tls_conn *c, unsigned protos);
+
 /* tls_conn_expect_names - client: names one of which the server
  * certificate must carry (X509_check_host rules: wildcards in the
  * certificate; a name starting with "." matches any subdomain). */

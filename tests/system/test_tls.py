@@ -335,3 +335,231 @@ def test_session_resumption_with_openssl_sess_out(inst, tls_ca, tmp_path):
     r = subprocess.run(["sh", "-c", f"(sleep 1; echo QUIT) | {' '.join(base)} -sess_in {sess}"],
                        capture_output=True, text=True, timeout=30)
     assert "Reused, TLSv1.3" in r.stdout, r.stdout
+
+
+# ---- client -------------------------------------------------------------------
+
+import threading     # noqa: E402  (client-side helpers below)
+
+from test_smtp_client import (Handler, Remote, ScriptedController, log_has, remotes,  # noqa: E402,F401
+                              send, start_inst)
+
+MX_IP = "192.0.2.12"
+TLS_RECORDS = [("MX", "tls.test", 10, "mx.tls.test"), ("A", "mx.tls.test", MX_IP)]
+
+
+class TlsController(ScriptedController):
+    def __init__(self, remote, handler, **kw):
+        if remote.tls_context is not None:
+            kw["tls_context"] = remote.tls_context
+        super().__init__(remote, handler, **kw)
+
+
+class TlsRemote(Remote):
+    """Remote (test_smtp_client) that offers STARTTLS with cert/key when
+    given; messages record whether they came over TLS."""
+
+    def __init__(self, addr, cert=None, key=None, **knobs):
+        self.tls_context = None
+        if cert:
+            self.tls_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls_context.load_cert_chain(cert, key)
+        self.addr, self.port, self.lmtp = addr, 25, False
+        self.greeting, self.greeting_delay, self.rcpt, self.rcpt_delay = None, 0, {}, 0
+        self.data_reply, self.data_drop = None, False
+        self.ehlo_extra, self.ehlo_drop = ["PIPELINING"], []
+        self.__dict__.update(knobs)
+        self.lock = threading.Lock()
+        self.sessions = self.open = self.max_open = 0
+        self.messages, self.commands = [], []
+        self.ready = False
+        self.ctl = TlsController(self, TlsHandler(self), hostname=addr, port=25,
+                                 enable_SMTPUTF8=True, data_size_limit=33554432,
+                                 server_hostname="remote.test", ident="scripted")
+        self.ctl.start()
+        self.ready = True
+
+
+class TlsHandler(Handler):
+    async def handle_DATA(self, server, session, envelope):
+        reply = await super().handle_DATA(server, session, envelope)
+        self.remote.messages[-1]["tls"] = server.transport.get_extra_info("sslcontext") is not None
+        return reply
+
+
+@pytest.fixture
+def tls_remote(remote_net):
+    started = []
+
+    def start(addr=MX_IP, **kw):
+        r = TlsRemote(addr, **kw)
+        started.append(r)
+        return r
+
+    yield start
+    for r in started:
+        r.stop()
+
+
+def client_inst(inst, tls_ca, *conf):
+    return start_inst(inst, f"smtp_tls_CAfile={tls_ca.ca}", "smtp_starttls_timeout=5s", *conf)
+
+
+def test_client_may_uses_starttls(inst, tls_ca, dns_server, tls_remote):
+    dns_server(TLS_RECORDS)
+    cert, key = tls_ca.issue("mx.tls.test")
+    r = tls_remote(cert=cert, key=key)
+    host = client_inst(inst, tls_ca)     # default level: may
+    send(inst, host, "x@tls.test")
+    log_has(inst, r"to=<x@tls\.test>, relay=mx\.tls\.test\[192\.0\.2\.12\]:25, .*status=sent")
+    assert r.messages[0]["tls"] is True
+    assert re.search(r"smtp\[\d+\]: Trusted TLS connection established to mx\.tls\.test\[192\.0\.2\.12\]:25: "
+                     r"TLSv1\.3 with cipher \S+ \(\d+/\d+ bits\)", inst.log()), inst.log()
+    # (aiosmtpd forgets EHLO at STARTTLS and refuses MAIL without a new one:
+    # the delivery shows that the client said EHLO again)
+
+
+def test_client_may_without_starttls_sends_in_clear(inst, tls_ca, dns_server, tls_remote):
+    dns_server(TLS_RECORDS)
+    r = tls_remote()
+    host = client_inst(inst, tls_ca)
+    send(inst, host, "x@tls.test")
+    log_has(inst, r"to=<x@tls\.test>, .*status=sent")
+    assert r.messages[0]["tls"] is False
+
+
+def test_client_may_falls_back_to_plaintext_after_failed_handshake(inst, tls_ca, dns_server,
+                                                                 tls_remote):
+    dns_server(TLS_RECORDS)
+    cert, key = tls_ca.issue("mx.tls.test")
+    r = tls_remote(cert=cert, key=key)
+    r.tls_context.minimum_version = ssl.TLSVersion.TLSv1_3
+    # our side offers TLS 1.2 only: the handshake fails
+    host = client_inst(inst, tls_ca, "smtp_tls_protocols=TLSv1.2")
+    send(inst, host, "x@tls.test")
+    log_has(inst, r"to=<x@tls\.test>, .*status=sent")
+    assert r.messages[0]["tls"] is False
+    assert "TLS handshake failed, trying again without TLS" in inst.log()
+
+
+def test_client_encrypt_without_starttls_defers(inst, tls_ca, dns_server, tls_remote):
+    dns_server(TLS_RECORDS)
+    r = tls_remote()
+    host = client_inst(inst, tls_ca, "smtp_tls_security_level=encrypt")
+    send(inst, host, "x@tls.test")
+    log_has(inst, r"to=<x@tls\.test>, .*dsn=4\.7\.4, status=deferred \(TLS is required, but was not "
+                  r"offered by host mx\.tls\.test\[192\.0\.2\.12\]\)")
+    assert r.messages == [] and not any(c.startswith("MAIL") for c in r.commands)
+
+
+@pytest.mark.parametrize("level", ["verify", "secure"])
+def test_client_verify_wrong_name_defers(inst, tls_ca, dns_server, tls_remote, level):
+    dns_server(TLS_RECORDS)
+    cert, key = tls_ca.issue("wrong.example")
+    r = tls_remote(cert=cert, key=key)
+    host = client_inst(inst, tls_ca, f"smtp_tls_security_level={level}")
+    send(inst, host, "x@tls.test")
+    log_has(inst, r"to=<x@tls\.test>, .*dsn=4\.7\.5, status=deferred \(Server certificate not verified: "
+                  r"host mx\.tls\.test\[192\.0\.2\.12\]: certificate name does not match\)")
+    assert r.messages == [] and not any(c.startswith("MAIL") for c in r.commands)
+
+
+def test_client_verify_expired_defers_then_good_cert_delivers(inst, tls_ca, dns_server, tls_remote):
+    dns_server(TLS_RECORDS)
+    cert, key = tls_ca.issue("mx.tls.test", expired=True)
+    r = tls_remote(cert=cert, key=key)
+    host = client_inst(inst, tls_ca, "smtp_tls_security_level=verify")
+    send(inst, host, "x@tls.test")
+    log_has(inst, r"to=<x@tls\.test>, .*status=deferred \(Server certificate not verified: .*expired")
+    assert r.messages == []
+    good, gkey = tls_ca.issue("mx.tls.test")
+    r.tls_context.load_cert_chain(good, gkey)
+    inst.cmd("queue", "flush")
+    log_has(inst, r"to=<x@tls\.test>, .*status=sent")
+    assert r.messages[0]["tls"] is True
+    assert re.search(r"Verified TLS connection established to mx\.tls\.test", inst.log()), inst.log()
+
+
+def test_client_secure_matches_nexthop_domain(inst, tls_ca, dns_server, tls_remote):
+    """secure: the MX name is not trusted, the nexthop domain is: a cert
+    for mx.tls.test matches .tls.test; with match= naming another name it
+    does not."""
+    dns_server(TLS_RECORDS)
+    cert, key = tls_ca.issue("mx.tls.test")
+    r = tls_remote(cert=cert, key=key)
+    host = client_inst(inst, tls_ca)
+    inst.write("tls_policy", "tls.test secure\n")
+    inst.cmd("conf", "-e", f"smtp_tls_policy_maps=texthash:{inst.dir}/tls_policy")
+    inst.cmd("reload")
+    send(inst, host, "x@tls.test")
+    log_has(inst, r"to=<x@tls\.test>, .*status=sent")
+    assert r.messages[0]["tls"] is True
+    inst.write("tls_policy", "tls.test secure match=relay.example\n")
+    inst.stop()     # (no kept session from the first delivery)
+    inst.start()
+    send(inst, host, "y@tls.test")
+    log_has(inst, r"to=<y@tls\.test>, .*status=deferred \(Server certificate not verified")
+    assert len(r.messages) == 1
+
+
+def test_client_policy_map_encrypt_per_destination(inst, tls_ca, dns_server, tls_remote):
+    dns_server(TLS_RECORDS + [("A", "plain.test", "192.0.2.13")])
+    plain = tls_remote("192.0.2.13")
+    host = client_inst(inst, tls_ca, "smtp_tls_security_level=none")
+    inst.write("tls_policy", "tls.test encrypt\n")
+    inst.cmd("conf", "-e", f"smtp_tls_policy_maps=texthash:{inst.dir}/tls_policy")
+    inst.cmd("reload")
+    tls_remote()     # no STARTTLS at mx.tls.test
+    send(inst, host, "x@tls.test", "y@plain.test")
+    log_has(inst, r"to=<x@tls\.test>, .*status=deferred \(TLS is required, but was not offered")
+    log_has(inst, r"to=<y@plain\.test>, .*status=sent")
+    assert plain.messages[0]["tls"] is False
+
+
+def injecting_server(addr, port=25):
+    """A fake MX: STARTTLS is answered with extra replies in the same
+    segment (T-TLS-3). Returns (thread, result dict): result["after"] is
+    what the client sent after that reply before closing."""
+    result = {}
+    ls = socket.create_server((addr, port))
+    ls.settimeout(20)
+
+    def run():
+        try:
+            c, _ = ls.accept()
+            c.settimeout(10)
+            c.sendall(b"220 evil.test ESMTP\r\n")
+            f = c.makefile("rb")
+            f.readline()
+            c.sendall(b"250-evil.test\r\n250-STARTTLS\r\n250 PIPELINING\r\n")
+            result["starttls"] = f.readline()
+            c.sendall(b"220 2.0.0 go ahead\r\n250-EVIL\r\n250 AUTH PLAIN\r\n")
+            data = b""
+            try:
+                while True:
+                    d = c.recv(4096)
+                    if not d:
+                        break
+                    data += d
+            except socket.timeout:
+                data += b"<timeout>"
+            result["after"] = data
+            c.close()
+        finally:
+            ls.close()
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, result
+
+
+def test_client_starttls_response_injection_dropped(inst, tls_ca, dns_server, remote_net):
+    dns_server(TLS_RECORDS)
+    t, result = injecting_server(MX_IP)
+    host = client_inst(inst, tls_ca)
+    send(inst, host, "x@tls.test")
+    log_has(inst, r"to=<x@tls\.test>, .*status=deferred \(host mx\.tls\.test\[192\.0\.2\.12\] sent data "
+                  r"after the STARTTLS reply")
+    t.join(15)
+    assert result["starttls"] == b"STARTTLS\r\n"
+    assert result["after"] == b"", result    # no handshake, no command: dropped
+    assert "possible response injection" in inst.log()

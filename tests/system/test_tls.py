@@ -563,3 +563,76 @@ def test_client_starttls_response_injection_dropped(inst, tls_ca, dns_server, re
     assert result["starttls"] == b"STARTTLS\r\n"
     assert result["after"] == b"", result    # no handshake, no command: dropped
     assert "possible response injection" in inst.log()
+
+
+# ---- real Postfix on the other side ---------------------------------------------
+
+def test_real_postfix_client_sends_over_starttls(inst, tls_ca):
+    """Postfix with smtp_tls_security_level = encrypt relays into postern."""
+    from test_postfix_relay import PF_HOST, PrivatePostfix, postfix_missing
+    if postfix_missing():
+        pytest.skip(postfix_missing())
+    with open("/proc/sys/net/unix/max_dgram_qlen", "w") as f:
+        f.write("512\n")
+    ensure_user("pt-relay")
+    host = tls_server(inst, tls_ca)
+    pf = PrivatePostfix(inst.port, main_extra="smtp_tls_security_level = encrypt\n"
+                        f"smtp_tls_CAfile = {tls_ca.ca}\nsmtp_tls_loglevel = 1\n")
+    try:
+        r = pf.sendmail("-i", "-f", f"sender@{PF_HOST}", f"pt-relay@{host}",
+                        data=b"Subject: postfix over tls\n\nhello\n")
+        assert r.returncode == 0, r.stderr
+        try:
+            [path] = wait_mail(inst, "pt-relay", timeout=60)
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n--- postfix log:\n{pf.log()}") from None
+        got = read_bytes(path)
+        assert re.search(rb"\(using TLSv1\.3 with cipher \S+ \(\d+/\d+ bits\)\)\n"
+                         rb"\tby \S+ \(postern\) with ESMTPS id", got), got
+        wait_for(lambda: "TLS connection established to 127.0.0.1" in pf.log(), 10,
+                 what="Postfix's TLS line")
+        assert re.search(r"Anonymous TLS connection established from localhost\[127\.0\.0\.1\]",
+                         inst.log()), inst.log()
+    finally:
+        pf.cleanup()
+
+
+@pytest.mark.parametrize("level", ["encrypt", "verify"])
+def test_real_postfix_as_tls_next_hop(inst, tls_ca, dns_server, remote_net, level):
+    """postern delivers to a Postfix smtpd with STARTTLS: encrypt, and
+    verify (the certificate names the MX host)."""
+    import shutil
+    from test_postfix_relay import PrivatePostfix, postfix_missing
+    from conftest import maildir_files
+    from test_smtp_client import SENDER_USER
+    if postfix_missing():
+        pytest.skip(postfix_missing())
+    with open("/proc/sys/net/unix/max_dgram_qlen", "w") as f:
+        f.write("512\n")
+    dns_server([("MX", "pf.test", 10, "mx.pf.test"), ("A", "mx.pf.test", "192.0.2.16")])
+    cert, key = tls_ca.issue("mx.pf.test")
+    user = ensure_user(SENDER_USER)
+    maildir = os.path.join(user.pw_dir, "Maildir")
+    shutil.rmtree(maildir, ignore_errors=True)
+    pf = PrivatePostfix(25, main_extra="inet_interfaces = 192.0.2.16\nmydestination = pf.test\n"
+                        "mynetworks = 127.0.0.0/8 192.0.2.0/24\nrelayhost =\nhome_mailbox = Maildir/\n"
+                        "smtpd_peername_lookup = no\nsmtpd_tls_security_level = may\n"
+                        f"smtpd_tls_cert_file = {cert}\nsmtpd_tls_key_file = {key}\n"
+                        "smtpd_tls_received_header = yes\n",
+                        master_extra="192.0.2.16:25 inet n - n - - smtpd\n")
+    try:
+        host = client_inst(inst, tls_ca, f"smtp_tls_security_level={level}", "smtp_helo_timeout=30s")
+        send(inst, host, f"{SENDER_USER}@pf.test")
+        try:
+            log_has(inst, r"to=<pt-smtpc@pf\.test>, relay=mx\.pf\.test\[192\.0\.2\.16\]:25, .*status=sent",
+                    timeout=30)
+            [path] = wait_for(lambda: maildir_files(maildir), 30, what="Postfix delivery")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n--- postfix log:\n{pf.log()}") from None
+        assert b"with ESMTPS id" in read_bytes(path)
+        word = "Verified" if level == "verify" else "Trusted"
+        assert re.search(rf"{word} TLS connection established to mx\.pf\.test\[192\.0\.2\.16\]:25: TLSv1\.3",
+                         inst.log()), inst.log()
+    finally:
+        pf.cleanup()
+        shutil.rmtree(maildir, ignore_errors=True)

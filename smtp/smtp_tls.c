@@ -189,6 +189,12 @@ enum smtp_try smtp_tls_starttls(struct smtp_session *s, const struct smtp_timeou
 
 	if (s->tlsp.level == TLS_LEV_NONE || s->tls_active || s->lmtp)
 		return SMTP_TRY_DONE;
+	if ((required ? ctx_mandatory : ctx_may) == NULL) {	/* logged at start */
+		if (!required)
+			return SMTP_TRY_DONE;
+		smtp_fail_set(f, 4, "4.7.5", "TLS is required, but our TLS engine is unavailable");
+		return SMTP_TRY_NEXT;
+	}
 	if (!(s->features & SMTP_FEAT_STARTTLS)) {
 		if (!required)
 			return SMTP_TRY_DONE;

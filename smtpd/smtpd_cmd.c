@@ -557,7 +557,10 @@ static int act_starttls(struct smtpd_session *s, const char *args, struct cmd_ar
 		return -1;
 	}
 	if (!smtpd_tls_offered(s)) {
-		smtpd_reply(s, "502 5.5.1 Error: command not implemented");
+		if (!s->stand_alone && smtpd_tls_level() != TLS_LEV_NONE)	/* no usable certificate */
+			smtpd_reply(s, "454 4.7.0 TLS not available due to local problem");
+		else
+			smtpd_reply(s, "502 5.5.1 Error: command not implemented");
 		return -1;
 	}
 	smtpd_reply(s, "220 2.0.0 Ready to start TLS");

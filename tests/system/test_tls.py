@@ -636,3 +636,47 @@ def test_real_postfix_as_tls_next_hop(inst, tls_ca, dns_server, remote_net, leve
     finally:
         pf.cleanup()
         shutil.rmtree(maildir, ignore_errors=True)
+
+
+def test_req_ccert_with_encrypt(inst, tls_ca):
+    ccert, ckey = tls_ca.issue("client.tls.test", client=True)
+    host = tls_server(inst, tls_ca, "smtpd_tls_security_level=encrypt", "smtpd_tls_req_ccert=yes",
+                      f"smtpd_tls_CAfile={tls_ca.ca}")
+    for with_cert in (False, True):
+        ctx = client_ctx(tls_ca, check_hostname=False)
+        if with_cert:
+            ctx.load_cert_chain(ccert, ckey)
+        s = smtplib.SMTP("127.0.0.1", inst.port, local_hostname="c.example", timeout=15)
+        s.starttls(context=ctx)
+        s.ehlo()
+        code, text = s.mail("a@example.org")
+        if with_cert:
+            assert code == 250, text
+            assert s.rcpt(f"postmaster@{host}")[0] == 250
+        else:
+            assert (code, text) == (530, b"5.7.0 Client certificate required")
+        s.quit()
+
+
+def test_missing_certificate_means_no_starttls(inst, tls_ca):
+    inst.init()
+    inst.cmd("conf", "-e", "smtpd_tls_security_level=may", "smtpd_tls_cert_file=/nonexistent/cert.pem")
+    inst.start()
+    s = smtplib.SMTP("127.0.0.1", inst.port, local_hostname="c.example", timeout=15)
+    s.ehlo()
+    assert not s.has_extn("starttls")
+    assert s.docmd("STARTTLS")[0] == 454
+    s.quit()
+    inst.wait_log("smtpd_tls_cert_file = /nonexistent/cert.pem")
+
+
+def test_client_renegotiation_refused(inst, tls_ca):
+    """T-TLS-5: a client-initiated renegotiation (TLS 1.2) fails. (OpenSSL 3
+    refuses it by default too; postern also sets SSL_OP_NO_RENEGOTIATION.)"""
+    tls_server(inst, tls_ca)
+    r = subprocess.run(["sh", "-c", f"(sleep 1; echo R; sleep 1; echo NOOP; sleep 1) | openssl s_client "
+                        f"-starttls smtp -connect 127.0.0.1:{inst.port} -tls1_2"],
+                       capture_output=True, text=True, timeout=30)
+    assert "RENEGOTIATING" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert "250 2.0.0 Ok" not in r.stdout, r.stdout     # the session did not go on
+    assert re.search(r"no renegotiation|alert", r.stdout + r.stderr), r.stdout + r.stderr

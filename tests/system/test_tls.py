@@ -680,3 +680,40 @@ def test_client_renegotiation_refused(inst, tls_ca):
     assert "RENEGOTIATING" in r.stdout + r.stderr, r.stdout + r.stderr
     assert "250 2.0.0 Ok" not in r.stdout, r.stdout     # the session did not go on
     assert re.search(r"no renegotiation|alert", r.stdout + r.stderr), r.stdout + r.stderr
+
+
+def test_dhe_with_dh_param_file_and_auto(inst, tls_ca, tmp_path):
+    """DHE suites work with OpenSSL's automatic groups and with
+    smtpd_tls_dh1024_param_file; ECDHE is what a default client gets."""
+    dh = str(tmp_path / "dh.pem")
+    subprocess.run(["openssl", "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt",
+                    "dh_param:ffdhe3072", "-out", dh], check=True, capture_output=True)
+    os.chmod(dh, 0o644)
+    os.chmod(str(tmp_path), 0o755)
+    tls_server(inst, tls_ca)
+
+    def s_client(*args):
+        return subprocess.run(["openssl", "s_client", "-starttls", "smtp", "-connect",
+                               f"127.0.0.1:{inst.port}", *args],
+                              input="QUIT\n", capture_output=True, text=True, timeout=30)
+    r = s_client("-tls1_2")
+    assert re.search(r"Cipher is ECDHE-", r.stdout), r.stdout
+    r = s_client("-tls1_2", "-cipher", "DHE-RSA-AES256-GCM-SHA384")
+    assert "Cipher is DHE-RSA-AES256-GCM-SHA384" in r.stdout, r.stdout + r.stderr
+    inst.cmd("conf", "-e", f"smtpd_tls_dh1024_param_file={dh}")
+    inst.cmd("reload")
+    time.sleep(0.5)
+    r = s_client("-tls1_2", "-cipher", "DHE-RSA-AES256-GCM-SHA384")
+    assert "Cipher is DHE-RSA-AES256-GCM-SHA384" in r.stdout, r.stdout + r.stderr
+    assert re.search(r"Server Temp Key: DH, 3072 bits", r.stdout), r.stdout    # auto: 2048
+
+
+def test_client_verify_wildcard_certificate(inst, tls_ca, dns_server, tls_remote):
+    dns_server(TLS_RECORDS)
+    cert, key = tls_ca.issue("*.tls.test")
+    r = tls_remote(cert=cert, key=key)
+    host = client_inst(inst, tls_ca, "smtp_tls_security_level=verify")
+    send(inst, host, "x@tls.test")
+    log_has(inst, r"to=<x@tls\.test>, .*status=sent")
+    assert r.messages[0]["tls"] is True
+    assert "Verified TLS connection established to mx.tls.test" in inst.log()

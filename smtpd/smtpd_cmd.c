@@ -565,7 +565,7 @@ static int act_starttls(struct smtpd_session *s, const char *args, struct cmd_ar
 	}
 	smtpd_reply(s, "220 2.0.0 Ready to start TLS");
 	if (smtpd_flush(s) < 0 || smtpd_tls_start(s) < 0) {
-		s->hangup = 1;
+		smtpd_log_lost(s, "");	/* "lost connection after STARTTLS from ..." */
 		return -1;
 	}
 	smtpd_tls_reset_session(s);

@@ -318,8 +318,10 @@ void smtpd_session_run(struct smtpd_session *s)
 
 	msg_info("connect from %s", s->namaddr);
 	if (!s->stand_alone && conf_bool("smtpd_tls_wrappermode")) {
-		if (smtpd_tls_ctx == NULL || smtpd_tls_start(s) < 0)
+		if (smtpd_tls_ctx == NULL)
 			s->hangup = 1;	/* wrapper mode without TLS: nothing to say */
+		else if (smtpd_tls_start(s) < 0)
+			smtpd_log_lost(s, "");	/* sets hangup */
 	}
 	if (s->hangup) {
 		;

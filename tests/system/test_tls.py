@@ -215,6 +215,7 @@ def test_plaintext_before_clienthello_breaks_handshake(inst, tls_ca):
         t.sendall(b"NOOP\r\n")
         raw_reply(t)
     inst.wait_log("SSL_accept error from localhost[127.0.0.1]")
+    inst.wait_log("lost connection after STARTTLS from localhost[127.0.0.1]")
 
 
 def test_wrappermode_service(inst, tls_ca):

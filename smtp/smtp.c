@@ -79,14 +79,21 @@ static void try_servers(struct da_request *req, const struct smtp_servers *sv, i
 {
 	long long session_limit = conf_int("smtp_mx_session_limit");
 	struct smtp_session s;
+	struct smtp_tls_policy tlsp;
 	struct smtp_fail f;
 	char relay[sizeof(s.relay)] = "none";
 	int sessions = 0;
 
 	smtp_fail_set(&f, 4, "4.4.1", "no server to try");
+	memset(&s, 0, sizeof(s));
+	if (smtp_tls_policy_find(req->nexthop, lmtp, &tlsp, &f) < 0) {
+		smtp_fail_all(req, &f, relay, "", 0);
+		return;
+	}
 	for (size_t i = 0; i < sv->n && (session_limit <= 0 || sessions < session_limit); i++) {
 		memset(&s, 0, sizeof(s));
 		s.nexthop = xstrdup(req->nexthop);	/* for smtp_sasl_password_maps */
+		s.tlsp = tlsp;
 		smtp_relay_name(&sv->v[i], relay, sizeof(relay));
 		if (smtp_session_open(&s, &sv->v[i], lmtp, t, &f) != SMTP_TRY_DONE) {
 			free(s.nexthop);
@@ -166,8 +173,16 @@ static void serve(int fd)
 	da_serve(fd, &ops, NULL);
 }
 
+/* pre_jail - TLS contexts (CA and key files) before the chroot */
+static void pre_jail(void)
+{
+	if (!lmtp_mode())
+		smtp_tls_init();
+}
+
 static const struct server_ops smtp_ops = {
 	.mode = SERVER_SINGLE,
+	.pre_jail = pre_jail,
 	.single = serve,
 };
 

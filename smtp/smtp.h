@@ -9,6 +9,8 @@
  * smtp_conn.c     sockets: connect, buffered I/O with deadlines
  * smtp_proto.c    the dialogue for one message, per-recipient outcomes
  * smtp_sasl.c     SMTP AUTH to the server after EHLO (lib/sasl)
+
+ * smtp_tls.c      TLS policy per nexthop, STARTTLS
  */
 #ifndef POSTERN_SMTP_H
 #define POSTERN_SMTP_H
@@ -17,6 +19,7 @@
 #include <sys/types.h>
 
 #include "delivery_agent.h"
+#include "tls.h"
 #include "vstr.h"
 
 /* --- nexthop --- */
@@ -137,6 +140,13 @@ struct smtp_fail {
 int smtp_servers_find(const struct smtp_nexthop *nh, struct smtp_servers *out, struct smtp_fail *f);
 void smtp_servers_free(struct smtp_servers *s);
 
+/* --- TLS policy of a nexthop --- */
+struct smtp_tls_policy {
+	enum tls_level level;
+	struct tls_policy p;		/* the policy table's entry (match=, protocols=) */
+	char domain[SMTP_PATH_MAX];	/* the nexthop host or domain, for secure and SNI */
+};
+
 /* --- sessions --- */
 struct smtp_session {
 	int fd;
@@ -150,6 +160,9 @@ struct smtp_session {
 	int uses;		/* messages sent in this session */
 	int clean;		/* the last transaction ended cleanly */
 	int tls_active;		/* STARTTLS done: the session is encrypted */
+	struct tls_conn *tls;	/* when tls_active: all I/O goes through it */
+	struct smtp_tls_policy tlsp;	/* set before smtp_session_open */
+	int tls_plain_retry;	/* may: the handshake failed, retry without TLS */
 	long long born_ms;
 	char rbuf[16384];
 	size_t rpos, rlen;
@@ -167,7 +180,7 @@ void smtp_host_name(const struct smtp_server *srv, char *buf, size_t size);
 
 /* smtp_proto.c */
 struct smtp_timeouts {
-	int connect, helo, mail, rcpt, data_init, data_xfer, data_done, quit;
+	int connect, helo, mail, rcpt, data_init, data_xfer, data_done, quit, starttls;
 };
 void smtp_timeouts_load(struct smtp_timeouts *t, int lmtp);
 const char *smtp_param(const char *name, int lmtp);	/* lmtp_X when set, else smtp_X */
@@ -198,5 +211,15 @@ void smtp_fail_set(struct smtp_fail *f, int status, const char *dsn, const char 
  * when there is nothing to do), SMTP_TRY_NEXT with f when it failed. */
 enum smtp_try smtp_sasl_login(struct smtp_session *s, const char *ehlo,
 			      const struct smtp_timeouts *t, struct smtp_fail *f);
+
+/* smtp_tls.c */
+void smtp_tls_init(void);	/* contexts and the policy table, before the jail */
+/* smtp_tls_policy_find - the TLS policy of nexthop; -1 with f (defer) */
+int smtp_tls_policy_find(const char *nexthop, int lmtp, struct smtp_tls_policy *tp, struct smtp_fail *f);
+/* smtp_tls_starttls - after EHLO: STARTTLS as the policy says.
+ * SMTP_TRY_DONE (TLS now active, or not needed), or SMTP_TRY_NEXT with
+ * f; the caller sends EHLO again when tls_active became set. */
+enum smtp_try smtp_tls_starttls(struct smtp_session *s, const struct smtp_timeouts *t,
+				struct smtp_reply *r, struct smtp_fail *f);
 
 #endif

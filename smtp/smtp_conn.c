@@ -108,6 +108,15 @@ static int fill(struct smtp_session *s, long long deadline)
 	ssize_t n;
 
 	s->rpos = s->rlen = 0;
+	if (s->tls) {
+		long got = tls_read(s->tls, s->rbuf, sizeof(s->rbuf), deadline);
+
+		if (got > 0) {
+			s->rlen = (size_t)got;
+			return SMTP_IO_OK;
+		}
+		return got < 0 && errno == ETIMEDOUT ? SMTP_IO_TIMEOUT : SMTP_IO_LOST;
+	}
 	for (;;) {
 		int w = ipc_wait(s->fd, POLLIN, deadline);
 
@@ -147,11 +156,12 @@ int smtp_read_reply(struct smtp_session *s, struct smtp_reply *r, int timeout_s)
 
 int smtp_flush(struct smtp_session *s, int timeout_s)
 {
+	long long deadline = ev_now_ms() + 1000LL * timeout_s;
 	int ret = 0;
 
 	if (vstr_len(&s->wbuf) > 0)
-		ret = ipc_write_all(s->fd, vstr_str(&s->wbuf), vstr_len(&s->wbuf),
-				    ev_now_ms() + 1000LL * timeout_s);
+		ret = s->tls ? tls_write_all(s->tls, vstr_str(&s->wbuf), vstr_len(&s->wbuf), deadline)
+			: ipc_write_all(s->fd, vstr_str(&s->wbuf), vstr_len(&s->wbuf), deadline);
 	vstr_reset(&s->wbuf);
 	if (ret == 0)
 		return SMTP_IO_OK;
@@ -170,6 +180,9 @@ void smtp_session_close(struct smtp_session *s, int quit_timeout)
 			smtp_read_reply(s, &r, quit_timeout);
 		smtp_reply_free(&r);
 	}
+	tls_conn_free(s->tls);
+	s->tls = NULL;
+	s->tls_active = 0;
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;

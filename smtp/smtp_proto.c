@@ -62,6 +62,7 @@ void smtp_timeouts_load(struct smtp_timeouts *t, int lmtp)
 	t->data_xfer = timeout("smtp_data_xfer_timeout", lmtp);
 	t->data_done = timeout("smtp_data_done_timeout", lmtp);
 	t->quit = timeout("smtp_quit_timeout", lmtp);
+	t->starttls = timeout("smtp_starttls_timeout", lmtp);
 }
 
 /* io_fail - the reason for a lost or timed-out conversation */
@@ -98,6 +99,9 @@ static void session_init(struct smtp_session *s, const struct smtp_server *srv, 
 	s->clean = 1;
 	s->born_ms = ev_now_ms();
 	s->rpos = s->rlen = 0;
+	s->tls = NULL;
+	s->tls_active = 0;
+	s->tls_plain_retry = 0;
 	vstr_init(&s->wbuf);
 }
 
@@ -141,11 +145,26 @@ static enum smtp_try hello(struct smtp_session *s, const struct smtp_timeouts *t
 			       : "performing the EHLO handshake"), SMTP_TRY_NEXT;
 	if (r->code / 100 == 2) {
 		s->features = smtp_ehlo_features(vstr_str(&r->text), &s->size_limit);
-		/* STARTTLS: the next issue negotiates it here. */
+		if (smtp_tls_starttls(s, t, r, f) != SMTP_TRY_DONE)
+			return SMTP_TRY_NEXT;
+		if (s->tls_active) {
+			/* RFC 3207: forget what the server said before TLS, ask again */
+			s->features = 0;
+			s->size_limit = 0;
+			if ((io = command(s, cmd, r, t->helo)) != SMTP_IO_OK)
+				return io_fail(f, s, io, "performing the EHLO handshake"), SMTP_TRY_NEXT;
+			if (r->code / 100 != 2)
+				return said(f, s, r, "EHLO command"), SMTP_TRY_NEXT;
+			s->features = smtp_ehlo_features(vstr_str(&r->text), &s->size_limit);
+		}
 		return smtp_sasl_login(s, vstr_str(&r->text), t, f);
 	}
 	if (s->lmtp || r->code == 421)
 		return said(f, s, r, s->lmtp ? "LHLO command" : "EHLO command"), SMTP_TRY_NEXT;
+	if (s->tlsp.level >= TLS_LEV_ENCRYPT) {	/* no EHLO, no STARTTLS */
+		smtp_fail_set(f, 4, "4.7.4", "TLS is required, but was not offered by host %s", s->name);
+		return SMTP_TRY_NEXT;
+	}
 	snprintf(cmd, sizeof(cmd), "HELO %s\r\n", name);
 	if ((io = command(s, cmd, r, t->helo)) != SMTP_IO_OK)
 		return io_fail(f, s, io, "performing the HELO handshake"), SMTP_TRY_NEXT;
@@ -154,8 +173,8 @@ static enum smtp_try hello(struct smtp_session *s, const struct smtp_timeouts *t
 	return SMTP_TRY_DONE;
 }
 
-enum smtp_try smtp_session_open(struct smtp_session *s, const struct smtp_server *srv, int lmtp,
-				const struct smtp_timeouts *t, struct smtp_fail *f)
+static enum smtp_try session_open(struct smtp_session *s, const struct smtp_server *srv, int lmtp,
+				  const struct smtp_timeouts *t, struct smtp_fail *f)
 {
 	struct smtp_reply r;
 	enum smtp_try ret = SMTP_TRY_NEXT;
@@ -188,6 +207,21 @@ enum smtp_try smtp_session_open(struct smtp_session *s, const struct smtp_server
 	smtp_reply_free(&r);
 	if (ret != SMTP_TRY_DONE)
 		smtp_session_close(s, talking ? t->quit : 0);
+	return ret;
+}
+
+/* smtp_session_open - with level may, a failed handshake is tried again
+ * without TLS on a new connection, as Postfix does */
+enum smtp_try smtp_session_open(struct smtp_session *s, const struct smtp_server *srv, int lmtp,
+				const struct smtp_timeouts *t, struct smtp_fail *f)
+{
+	enum smtp_try ret = session_open(s, srv, lmtp, t, f);
+
+	if (ret != SMTP_TRY_DONE && s->tls_plain_retry) {
+		msg_info("%s: TLS handshake failed, trying again without TLS", s->relay);
+		s->tlsp.level = TLS_LEV_NONE;
+		ret = session_open(s, srv, lmtp, t, f);
+	}
 	return ret;
 }
 

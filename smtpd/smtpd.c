@@ -43,9 +43,17 @@ static void serve(int fd)
 	smtpd_session_free(&s);
 }
 
+/* pre_jail - the TLS context (key files may be readable by root only)
+ * and the Cyrus server library (it loads its plugins here) */
+static void pre_jail(void)
+{
+	smtpd_tls_init();
+	smtpd_sasl_setup();
+}
+
 static const struct server_ops smtpd_ops = {
 	.mode = SERVER_SINGLE,
-	.pre_jail = smtpd_sasl_setup,	/* Cyrus loads its plugins here */
+	.pre_jail = pre_jail,
 	.single = serve,
 };
 

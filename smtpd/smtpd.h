@@ -16,6 +16,8 @@
  * smtpd_dns.c       does a domain exist (reject_unknown_*_domain)
  * smtpd_peer.c      the client's address and forward-confirmed name
  * smtpd_sasl.c      SMTP AUTH (RFC 4954) through lib/sasl, sender login maps
+
+ * smtpd_tls.c       the TLS context, STARTTLS and wrapper mode
  *
  * Everything but smtpd.c links into tests/unit/test_smtpd.c.
  */
@@ -27,6 +29,7 @@
 #include "argv.h"
 #include "maildrop_client.h"
 #include "qfile.h"
+#include "tls.h"
 #include "vstr.h"
 
 struct cleanup_client;
@@ -167,6 +170,8 @@ struct smtpd_session {
 	long long deadline;		/* per-record deadline, or 0 */
 	enum smtpd_io io_error;
 	int tls_active;			/* STARTTLS or wrapper mode: the session is encrypted */
+	struct tls_conn *tls;		/* when tls_active: all I/O goes through it */
+	struct tls_info tls_info;	/* protocol, cipher, client certificate */
 	char *sasl_username;		/* after a successful AUTH, else NULL */
 	char *sasl_method;		/* its mechanism (PLAIN, LOGIN) */
 
@@ -361,6 +366,22 @@ int smtpd_sasl_mail_param(struct smtpd_session *s, const char *value);
  * owners and user is one of them, 0 it has owners but not user, -2 it
  * has no owner, -1 lookup failure. user NULL: only whether it has one. */
 int smtpd_sasl_login_owned(const char *sender, const char *user);
+
+/* ---- smtpd_tls.c ---------------------------------------------------- */
+
+/* the server context (NULL: no TLS), made by smtpd_tls_init before the jail */
+extern struct tls_ctx *smtpd_tls_ctx;
+void smtpd_tls_init(void);
+enum tls_level smtpd_tls_level(void);	/* none, may or encrypt */
+/* smtpd_tls_offered - STARTTLS goes in the EHLO reply */
+int smtpd_tls_offered(const struct smtpd_session *s);
+/* smtpd_tls_required - level encrypt and no TLS yet: MAIL gets 530 */
+int smtpd_tls_required(const struct smtpd_session *s);
+/* smtpd_tls_start - drops buffered plaintext, handshakes (logged); 0, or
+ * -1 with io_error set (the session must end) */
+int smtpd_tls_start(struct smtpd_session *s);
+/* smtpd_tls_reset_session - RFC 3207: forget HELO/EHLO and the transaction */
+void smtpd_tls_reset_session(struct smtpd_session *s);
 
 /* ---- smtpd_peer.c --------------------------------------------------- */
 

@@ -126,7 +126,8 @@ static void ehlo_keywords(struct smtpd_session *s, struct argv *kw)
 	argv_add(kw, size);
 	if (!conf_bool("disable_vrfy_command"))
 		argv_add(kw, "VRFY");
-	/* STARTTLS and AUTH go here (later issues). */
+	if (smtpd_tls_offered(s))
+		argv_add(kw, "STARTTLS");
 	smtpd_sasl_ehlo_keywords(s, kw);
 	argv_add(kw, "ENHANCEDSTATUSCODES");
 	argv_add(kw, "8BITMIME");
@@ -282,6 +283,15 @@ static int mail_param(struct smtpd_session *s, const char *key, const char *valu
 static int act_mail(struct smtpd_session *s, const char *args, struct cmd_args *a)
 {
 	(void)args;
+	if (smtpd_tls_required(s)) {
+		smtpd_reply(s, "530 5.7.0 Must issue a STARTTLS command first");
+		return -1;
+	}
+	if (s->tls_active && conf_bool("smtpd_tls_req_ccert") && smtpd_tls_level() == TLS_LEV_ENCRYPT
+	    && !(s->tls_info.peer_cert && s->tls_info.peer_trusted)) {
+		smtpd_reply(s, "530 5.7.0 Client certificate required");
+		return -1;
+	}
 	for (size_t i = 0; i < a->keys.n; i++) {
 		if (mail_param(s, a->keys.v[i], a->values.v[i]) < 0) {
 			smtpd_txn_reset(s);
@@ -532,6 +542,38 @@ static int act_bdat(struct smtpd_session *s, const char *args, struct cmd_args *
 	return 0;
 }
 
+/* ---- STARTTLS ----------------------------------------------------------- */
+
+static int syn_starttls(struct smtpd_session *s, const char *args, struct cmd_args *a)
+{
+	(void)a;
+	return no_args(s, args, "STARTTLS");
+}
+
+static int act_starttls(struct smtpd_session *s, const char *args, struct cmd_args *a)
+{
+	(void)args;
+	(void)a;
+	if (s->tls_active) {
+		smtpd_reply(s, "554 5.5.1 Error: TLS already active");
+		return -1;
+	}
+	if (!smtpd_tls_offered(s)) {
+		if (!s->stand_alone && smtpd_tls_level() != TLS_LEV_NONE)	/* no usable certificate */
+			smtpd_reply(s, "454 4.7.0 TLS not available due to local problem");
+		else
+			smtpd_reply(s, "502 5.5.1 Error: command not implemented");
+		return -1;
+	}
+	smtpd_reply(s, "220 2.0.0 Ready to start TLS");
+	if (smtpd_flush(s) < 0 || smtpd_tls_start(s) < 0) {
+		smtpd_log_lost(s, "");	/* "lost connection after STARTTLS from ..." */
+		return -1;
+	}
+	smtpd_tls_reset_session(s);
+	return 0;
+}
+
 /* ---- RSET, NOOP, VRFY, QUIT ----------------------------------------------- */
 
 static int syn_rset(struct smtpd_session *s, const char *args, struct cmd_args *a)
@@ -626,7 +668,7 @@ static int act_quit(struct smtpd_session *s, const char *args, struct cmd_args *
 static const struct smtpd_cmd commands[] = {
 	{"HELO", "helo", SMTPD_ST_ANY, CMD_LAST | CMD_JUNK, syn_helo, act_helo},
 	{"EHLO", "ehlo", SMTPD_ST_ANY, CMD_LAST | CMD_JUNK, syn_helo, act_ehlo},
-	/* {"STARTTLS", "starttls", SMTPD_ST_HELO, CMD_LAST, ...}, later */
+	{"STARTTLS", "starttls", SMTPD_ST_HELO, CMD_LAST, syn_starttls, act_starttls},
 	{"AUTH", "auth", SMTPD_ST_ANY, 0, syn_any, act_auth},
 	{"MAIL", "mail", SMTPD_ST_HELO, CMD_8BIT, syn_mail, act_mail},
 	{"RCPT", "rcpt", SMTPD_ST_MAIL | SMTPD_ST_RCPT, CMD_8BIT, syn_rcpt, act_rcpt},

@@ -505,6 +505,23 @@ static int r_reject_unauthenticated_sender_login_mismatch(struct rctx *c, const 
 	return login_mismatch(c, 0, 1);
 }
 
+/* r_check_ccert_access - the client certificate's fingerprint, then its
+ * public key's (smtpd_tls_fingerprint_digest, AB:CD:.. form); DUNNO
+ * without TLS or without a certificate */
+static int r_check_ccert_access(struct rctx *c, const char *t)
+{
+	struct argv keys = ARGV_INIT;
+	int r;
+
+	if (!c->s->tls_active || !c->s->tls_info.peer_cert)
+		return R_DUNNO;
+	argv_add(&keys, c->s->tls_info.fingerprint);
+	argv_add(&keys, c->s->tls_info.pkey_fingerprint);
+	r = access_lookup(c, SMTPD_RC_CLIENT, t, &keys);
+	argv_free(&keys);
+	return r;
+}
+
 /* ---- the table and the evaluator ---------------------------------------- */
 
 static const struct restriction restrictions[] = {
@@ -530,6 +547,7 @@ static const struct restriction restrictions[] = {
 	{"reject_sender_login_mismatch", 0, r_reject_sender_login_mismatch},
 	{"reject_authenticated_sender_login_mismatch", 0, r_reject_authenticated_sender_login_mismatch},
 	{"reject_unauthenticated_sender_login_mismatch", 0, r_reject_unauthenticated_sender_login_mismatch},
+	{"check_ccert_access", 1, r_check_ccert_access},
 };
 
 static const struct restriction *restriction_find(const char *name)

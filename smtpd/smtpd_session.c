@@ -86,6 +86,7 @@ void smtpd_session_free(struct smtpd_session *s)
 	smtpd_sasl_reset(s);
 	free(s->access_denied);
 	free(s->ibuf);
+	tls_conn_free(s->tls);
 	vstr_release(&s->out);
 	vstr_release(&s->content);
 	memset(s, 0, sizeof(*s));
@@ -130,7 +131,8 @@ int smtpd_flush(struct smtpd_session *s)
 		return -1;
 	}
 	deadline = ev_now_ms() + s->timeout_ms;
-	if (ipc_write_all(s->out_fd, vstr_str(&s->out), vstr_len(&s->out), deadline) < 0) {
+	if ((s->tls ? tls_write_all(s->tls, vstr_str(&s->out), vstr_len(&s->out), deadline)
+	     : ipc_write_all(s->out_fd, vstr_str(&s->out), vstr_len(&s->out), deadline)) < 0) {
 		if (s->io_error == SMTPD_IO_OK)
 			s->io_error = errno == ETIMEDOUT ? SMTPD_IO_TIMEOUT : SMTPD_IO_ERROR;
 		vstr_reset(&s->out);
@@ -157,8 +159,9 @@ static int fill(struct smtpd_session *s)
 	}
 	deadline = s->deadline ? s->deadline : ev_now_ms() + s->timeout_ms;
 	for (;;) {
-		/* wait first: the socket (or stdin) may be blocking */
-		int ready = ipc_wait(s->in_fd, POLLIN, deadline);
+		/* wait first: the socket (or stdin) may be blocking; TLS waits
+		 * inside tls_read, which knows when it has bytes buffered */
+		int ready = s->tls ? 1 : ipc_wait(s->in_fd, POLLIN, deadline);
 
 		if (ready == 0) {
 			s->io_error = SMTPD_IO_TIMEOUT;
@@ -168,7 +171,10 @@ static int fill(struct smtpd_session *s)
 			s->io_error = SMTPD_IO_ERROR;
 			return -1;
 		}
-		n = read(s->in_fd, s->ibuf + s->ilen, SMTPD_INBUF - s->ilen);
+		if (s->tls)
+			n = tls_read(s->tls, s->ibuf + s->ilen, SMTPD_INBUF - s->ilen, deadline);
+		else
+			n = read(s->in_fd, s->ibuf + s->ilen, SMTPD_INBUF - s->ilen);
 		if (n > 0) {
 			s->ilen += (size_t)n;
 			return 0;
@@ -177,8 +183,9 @@ static int fill(struct smtpd_session *s)
 			s->io_error = SMTPD_IO_EOF;
 			return -1;
 		}
-		if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
-			s->io_error = errno == ECONNRESET ? SMTPD_IO_EOF : SMTPD_IO_ERROR;
+		if (s->tls || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) {
+			s->io_error = errno == ETIMEDOUT ? SMTPD_IO_TIMEOUT
+				: errno == ECONNRESET ? SMTPD_IO_EOF : SMTPD_IO_ERROR;
 			return -1;
 		}
 	}
@@ -252,7 +259,7 @@ int smtpd_input_pending(struct smtpd_session *s)
 {
 	char c;
 
-	if (s->ipos < s->ilen)
+	if (s->ipos < s->ilen || (s->tls && tls_pending(s->tls)))
 		return 1;
 	return recv(s->in_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
@@ -310,7 +317,15 @@ void smtpd_session_run(struct smtpd_session *s)
 	unsigned flags;
 
 	msg_info("connect from %s", s->namaddr);
-	if (early_talker(s)) {
+	if (!s->stand_alone && conf_bool("smtpd_tls_wrappermode")) {
+		if (smtpd_tls_ctx == NULL)
+			s->hangup = 1;	/* wrapper mode without TLS: nothing to say */
+		else if (smtpd_tls_start(s) < 0)
+			smtpd_log_lost(s, "");	/* sets hangup */
+	}
+	if (s->hangup) {
+		;
+	} else if (early_talker(s)) {
 		s->hangup = 1;
 	} else if (!conf_bool("smtpd_delay_reject")
 		   && smtpd_restrict_reply(s, SMTPD_RC_CLIENT, NULL) < 0) {

@@ -70,15 +70,17 @@ static void rfc5322_date(char *buf, size_t size)
 /* received_header - the trace line of this hop (RFC 5321 4.4) */
 static void received_header(struct smtpd_session *s)
 {
-	char date[64];
-	char with[16];
+	char date[64], with[16];
 
-	/* RFC 3848: ESMTPA, UTF8SMTPA after AUTH */
-	snprintf(with, sizeof(with), "%s%s", s->smtputf8 ? "UTF8SMTP" : smtpd_proto(s),
-		 s->sasl_username ? "A" : "");
+	/* RFC 3848: S for TLS, A for AUTH */
+	snprintf(with, sizeof(with), "%s%s%s", s->smtputf8 ? "UTF8SMTP" : smtpd_proto(s),
+		 s->tls_active ? "S" : "", s->sasl_username ? "A" : "");
 	rfc5322_date(date, sizeof(date));
 	vstr_catf(&s->content, "Received: from %s (%s [%s])\n", s->helo ? s->helo : s->name,
 		  s->name, s->rfc_addr);
+	if (s->tls_active)
+		vstr_catf(&s->content, "\t(using %s with cipher %s (%d/%d bits))\n", s->tls_info.protocol,
+			  s->tls_info.cipher, s->tls_info.bits, s->tls_info.alg_bits);
 	if (s->sasl_username && conf_bool("smtpd_sasl_authenticated_header"))
 		vstr_catf(&s->content, "\t(Authenticated sender: %s)\n", s->sasl_username);
 	if (s->rcpt.n == 1)

@@ -486,3 +486,81 @@ def remote_net():
     net = RemoteNet()
     yield net
     net.remove()
+
+
+# -- certificates for TLS tests ------------------------------------------------
+
+class CertAuthority:
+    """A test CA made with the openssl command, and certificates it issues
+    on demand: issue(name, *alt_names, expired=False, client=False) returns
+    (cert_path, key_path); the cert file holds the leaf then the CA.
+    Files are world-readable (the key too: test material only) so that
+    daemons running as other users can read them."""
+
+    def __init__(self, top):
+        self.dir = top
+        os.chmod(top, 0o755)
+        self.ca_key = os.path.join(top, "ca.key")
+        self.ca = os.path.join(top, "ca.pem")
+        self._openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                      "-nodes", "-keyout", self.ca_key, "-out", self.ca, "-days", "30",
+                      "-subj", "/CN=postern test CA")
+        self.issued = {}
+        self.serial = 1
+
+    def _openssl(self, *args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=self.dir)
+
+    def issue(self, name, *alt_names, expired=False, client=False):
+        tag = (name, alt_names, expired, client)
+        if tag in self.issued:
+            return self.issued[tag]
+        self.serial += 1
+        base = os.path.join(self.dir, f"c{self.serial}")
+        key, csr, crt, full = base + ".key", base + ".csr", base + ".crt", base + ".pem"
+        ext = base + ".ext"
+        sans = ",".join(("IP:" if a.replace(".", "").isdigit() or ":" in a else "DNS:") + a
+                        for a in (name, *alt_names))
+        with open(ext, "w") as f:
+            f.write(f"subjectAltName={sans}\n"
+                    f"extendedKeyUsage={'clientAuth' if client else 'serverAuth'}\n"
+                    "basicConstraints=CA:FALSE\n")
+        self._openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+                      "-subj", f"/CN={name}")
+        if expired:
+            # openssl ca takes explicit dates: valid for one day in 2020
+            db, cnf = base + ".idx", base + ".cnf"
+            open(db, "w").close()
+            with open(cnf, "w") as f:
+                f.write(f"[ca]\ndefault_ca=t\n[t]\ndatabase={db}\nnew_certs_dir={self.dir}\n"
+                        f"serial={base}.srl\ndefault_md=sha256\npolicy=p\ncopy_extensions=copy\n"
+                        "[p]\ncommonName=supplied\n")
+            with open(base + ".srl", "w") as f:
+                f.write(f"{self.serial:04X}\n")
+            self._openssl("ca", "-batch", "-config", cnf, "-cert", self.ca, "-keyfile", self.ca_key,
+                          "-in", csr, "-out", crt, "-startdate", "20200101000000Z",
+                          "-enddate", "20200102000000Z", "-extfile", ext, "-notext")
+        else:
+            self._openssl("x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self.ca_key,
+                          "-set_serial", str(self.serial), "-days", "30", "-sha256",
+                          "-extfile", ext, "-out", crt)
+        with open(full, "w") as f:
+            f.write(open(crt).read() + open(self.ca).read())
+        for p in (key, full, self.ca):
+            os.chmod(p, 0o644)
+        self.issued[tag] = (full, key)
+        return full, key
+
+    def fingerprint(self, cert):
+        """Postfix's sha256 fingerprint form (AB:CD:...) of cert's leaf."""
+        r = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-fingerprint", "-sha256"],
+                           check=True, capture_output=True, text=True)
+        return r.stdout.strip().split("=", 1)[1]
+
+
+@pytest.fixture(scope="session")
+def tls_ca():
+    """CertAuthority for the session (certificates are made once and reused)."""
+    d = tempfile.mkdtemp(prefix="postern-tls-")
+    yield CertAuthority(d)
+    shutil.rmtree(d, ignore_errors=True)

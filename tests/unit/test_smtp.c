@@ -519,7 +519,7 @@ static void dialogue_start(struct dialogue *d, unsigned features, const char *re
 	snprintf(d->s.srv.host, sizeof(d->s.srv.host), "mx.test");
 	snprintf(d->s.relay, sizeof(d->s.relay), "mx.test[192.0.2.1]:25");
 	snprintf(d->s.name, sizeof(d->s.name), "mx.test[192.0.2.1]");
-	d->t = (struct smtp_timeouts){1, 1, 1, 1, 1, 1, 1, 1};
+	d->t = (struct smtp_timeouts){1, 1, 1, 1, 1, 1, 1, 1, 1};
 }
 
 /* dialogue_sent - what the client wrote (after it closed or stopped) */

@@ -353,6 +353,7 @@ class TlsController(ScriptedController):
     def __init__(self, remote, handler, **kw):
         if remote.tls_context is not None:
             kw["tls_context"] = remote.tls_context
+        kw.update(getattr(remote, "controller_kw", {}))	# e.g. AUTH (test_tls_sasl.py)
         super().__init__(remote, handler, **kw)
 
 

@@ -137,6 +137,21 @@ def test_openssl_s_client_shows_chain_and_protocol(inst, tls_ca):
     assert re.search(r"Protocol *: TLSv1\.3|New, TLSv1\.3", r.stdout), r.stdout
 
 
+def test_one_session_ticket_per_handshake(inst, tls_ca):
+    # two tickets go out as two segments and Nagle then holds the reply to
+    # the next command for the client's delayed ACK (~40 ms per session)
+    tls_server(inst, tls_ca)
+    p = subprocess.Popen(["openssl", "s_client", "-starttls", "smtp", "-connect", f"127.0.0.1:{inst.port}",
+                          "-tls1_3", "-msg", "-nocommands"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    p.stdin.write("EHLO client.test\n")
+    p.stdin.flush()
+    time.sleep(1)		# the tickets and the EHLO reply arrive meanwhile
+    out, _ = p.communicate("QUIT\n", timeout=30)
+    assert "New, TLSv1.3" in out or "Protocol  : TLSv1.3" in out, out
+    assert out.count("NewSessionTicket") == 1, out
+
+
 @pytest.mark.parametrize("flag", ["-tls1", "-tls1_1"])
 def test_old_protocols_refused_by_default(inst, tls_ca, flag):
     tls_server(inst, tls_ca)

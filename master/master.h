@@ -92,6 +92,7 @@ void master_status_close(struct master_service *s);
 /* master_wakeup.c */
 void master_wakeup_start(struct master_service *s);
 void master_wakeup_stop(struct master_service *s);
+void master_wakeup_soon(struct master_service *s);	/* a child died: wake it in 1 s */
 
 /* master_ctl.c */
 int master_ctl_open(char **err);

@@ -202,6 +202,8 @@ static void proc_gone(struct master_proc *p, int status)
 		 * because a reload closed its status pipe: not a bad startup. */
 		if (!p->ready && p->generation == s->generation)
 			master_throttle(s, "bad command startup");
+		if (p->generation == s->generation && !master_stopping && WIFSIGNALED(status))
+			master_wakeup_soon(s);	/* killed or crashed: qmgr must not wait */
 		master_listen_update(s);
 	}
 }

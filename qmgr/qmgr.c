@@ -73,7 +73,11 @@ static void qmgr_start(void)
 {
 	srandom((unsigned)(time(NULL) ^ getpid()));
 	qmgr_recover_active();
-	deferred_timer = ev_timer_add(server_loop(), 0, deferred_tick, NULL);
+	/* what the recovery moved, and mail whose 'I' trigger died with the
+	 * previous qmgr, is in incoming/ now: do not wait for a trigger */
+	qmgr_scan_soon();
+	deferred_timer = ev_timer_add(server_loop(), 1000 * conf_time("queue_run_delay"),
+				      deferred_tick, NULL);
 }
 
 static const struct server_ops qmgr_ops = {

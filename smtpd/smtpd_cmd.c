@@ -509,6 +509,23 @@ static int bdat_refuse(struct smtpd_session *s, const struct cmd_args *a, const 
 	return -1;
 }
 
+/* bdat_data_restrictions - smtpd_data_restrictions at the first BDAT, as
+ * Postfix applies them: a refusal is logged now and becomes the reply to
+ * this and every later chunk of the transaction (after each is read) */
+static int bdat_data_restrictions(struct smtpd_session *s)
+{
+	vstr reply = VSTR_INIT;
+	int ret = smtpd_restrict(s, SMTPD_RC_DATA, NULL, &reply);
+
+	if (ret < 0) {
+		smtpd_log_reject(s, s->where, vstr_str(&reply), s->rcpt.n == 1 ? s->rcpt.v[0] : NULL);
+		s->bdat_failed = 1;
+		s->bdat_reply = vstr_steal(&reply);
+	}
+	vstr_release(&reply);
+	return ret;
+}
+
 static int act_bdat(struct smtpd_session *s, const char *args, struct cmd_args *a)
 {
 	(void)args;
@@ -517,6 +534,10 @@ static int act_bdat(struct smtpd_session *s, const char *args, struct cmd_args *
 	if (s->bdat_failed)
 		return bdat_refuse(s, a, s->bdat_reply);
 	if (s->state == SMTPD_ST_RCPT) {
+		if (bdat_data_restrictions(s) < 0) {
+			s->state = SMTPD_ST_BDAT;
+			return bdat_refuse(s, a, s->bdat_reply);
+		}
 		if (smtpd_txn_open(s, SMTPD_DATA_RAW) < 0) {
 			s->bdat_failed = 1;
 			s->bdat_reply = xstrdup("451 4.3.0 Error: queue file write error");

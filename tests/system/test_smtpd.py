@@ -296,6 +296,27 @@ def test_bdat_chunks(inst):
     wait_mail(inst, "pt-alice", count=2)
 
 
+def test_data_restrictions_apply_to_bdat(inst):
+    # as Postfix: smtpd_data_restrictions are evaluated at the first BDAT;
+    # the refusal answers that chunk and every later one, each read first
+    ensure_user("pt-alice")
+    host = started(inst, "smtpd_data_restrictions=check_sender_access inline:{ nodata@example.org=REJECT }")
+    c = greeted(inst)
+    one, two = b"Subject: x\r\n\r\n", b"body\r\n"
+    c.send(f"MAIL FROM:<nodata@example.org>\r\nRCPT TO:<pt-alice@{host}>\r\n".encode()
+           + b"BDAT %d\r\n" % len(one) + one + b"BDAT %d LAST\r\n" % len(two) + two + b"NOOP\r\n")
+    replies = [c.reply() for _ in range(5)]
+    assert [r[0] for r in replies] == [250, 250, 554, 554, 250], replies
+    assert "rejected" in replies[2][1], replies[2]
+    inst.wait_log("reject: BDAT from")
+    assert queue_files(inst) == []
+    # the same client with another sender goes through
+    assert c.cmd("MAIL FROM:<fine@example.org>")[0] == 250
+    assert c.cmd(f"RCPT TO:<pt-alice@{host}>")[0] == 250
+    code, text = c.cmd(b"BDAT 9 LAST\r\nSubject:\r\n")
+    assert code == 250 and "queued as" in text, text
+
+
 # -- relay control ---------------------------------------------------------
 
 RELAY_TRICKS = [

@@ -205,7 +205,9 @@ static void drain_datagrams(void)
 			ops->dgram(buf, (size_t)n);
 }
 
-/* status_pipe_event - the pipe to master broke: finish and exit */
+/* status_pipe_event - the pipe to master broke: finish and exit (a
+ * daemon with a drain hook first finishes what it has in flight, taking
+ * no new clients: they belong to the new generation) */
 static void status_pipe_event(int fd, int events, void *ctx)
 {
 	(void)ctx;
@@ -213,8 +215,21 @@ static void status_pipe_event(int fd, int events, void *ctx)
 	ev_fd_del(loop, fd);
 	master_gone = 1;
 	drain_datagrams();
+	if (ops->drain) {
+		for (int i = 0; i < listen_count; i++)
+			ev_fd_del(loop, listen_fds[i]);
+		if (ops->drain())
+			return;
+		server_exit(0);
+	}
 	if (clients == 0)
 		server_idle();
+}
+
+void server_drained(void)
+{
+	msg_debug("work in flight done after master went away or reloaded -- exiting");
+	server_exit(0);
 }
 
 static void on_term(int sig, void *ctx)

@@ -41,6 +41,10 @@ struct server_ops {
 	void (*dgram)(const char *buf, size_t len);
 	void (*pre_exit)(void);		/* before a voluntary exit */
 	void (*ready)(void);		/* the loop exists: add timers, start work */
+	/* drain - master went away or reloaded: the listeners are closed to
+	 * this process; return 1 to keep running until the work in flight is
+	 * done (then call server_drained()), 0 to exit now (the default) */
+	int (*drain)(void);
 };
 
 /* server_main - never returns. */
@@ -53,6 +57,7 @@ const char *server_type(void);		/* master.cf type column (-t) */
 const struct argv *server_args(void);	/* arguments left after the options */
 void server_client_done(void);		/* SERVER_MULTI: a client went away */
 void server_watchdog_reset(void);	/* a long-lived client made progress */
+void server_drained(void) __attribute__((noreturn));	/* after drain() returned 1 */
 
 /* server_drop_privileges - the privilege drop server_main does, exposed for
  * programs that are not run by master (and for tests). user NULL keeps the

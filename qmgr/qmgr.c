@@ -9,9 +9,17 @@
  * trivial-rewrite lookup and a bounce request are short blocking calls
  * with deadlines.
  *
+ * Reload: the old qmgr starts no new delivery and exits when the ones in
+ * flight have answered (at most QMGR_DRAIN_SECONDS); the new one waits
+ * for the old one's lock on private/qmgr.lock before it takes over
+ * active/, so a reload does not deliver the same mail twice.
+ *
  * master.cf: qmgr unix - - n 60 1 qmgr
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +35,8 @@ static uint64_t deferred_timer;
 static void deferred_tick(void *ctx)
 {
 	(void)ctx;
+	if (qmgr_draining)
+		return;
 	deferred_timer = ev_timer_add(server_loop(), 1000 * conf_time("queue_run_delay"),
 				      deferred_tick, NULL);
 	qmgr_scan_deferred(0);
@@ -38,6 +48,8 @@ static void scan_now(void *ctx)
 {
 	(void)ctx;
 	soon_timer = 0;
+	if (qmgr_draining)
+		return;
 	qmgr_scan_incoming();
 	qmgr_scan_deferred(0);
 }
@@ -69,9 +81,52 @@ static void triggered(const char *buf, size_t len)
 		qmgr_scan_incoming();
 }
 
+#define QMGR_LOCK		"private/qmgr.lock"
+#define QMGR_DRAIN_SECONDS	120
+
+/* take_lock - waits (polling) until no older qmgr works on active/; the
+ * lock is held for the life of this process */
+static void take_lock(void)
+{
+	int fd = open(QMGR_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int said = 0;
+
+	if (fd < 0) {
+		msg_warn("open %s: %m: not waiting for an older qmgr", QMGR_LOCK);
+		return;
+	}
+	for (int waited = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; waited++) {
+		if (errno != EWOULDBLOCK || waited > 10 * (QMGR_DRAIN_SECONDS + 10)) {
+			msg_warn("lock %s: %m: going ahead", QMGR_LOCK);
+			return;
+		}
+		if (!said++)
+			msg_info("waiting for the previous qmgr to finish its deliveries");
+		usleep(100000);
+	}
+}
+
+static void drain_timeout(void *ctx)
+{
+	(void)ctx;
+	msg_warn("deliveries still running %d seconds after a reload: exiting; the new qmgr "
+		 "will try their recipients again", QMGR_DRAIN_SECONDS);
+	server_drained();
+}
+
+/* drain - master reloaded or went away: finish what is in flight */
+static int drain(void)
+{
+	if (!qmgr_deliver_drain())
+		return 0;
+	ev_timer_add(server_loop(), 1000LL * QMGR_DRAIN_SECONDS, drain_timeout, NULL);
+	return 1;
+}
+
 static void qmgr_start(void)
 {
 	srandom((unsigned)(time(NULL) ^ getpid()));
+	take_lock();
 	qmgr_recover_active();
 	/* what the recovery moved, and mail whose 'I' trigger died with the
 	 * previous qmgr, is in incoming/ now: do not wait for a trigger */
@@ -84,6 +139,7 @@ static const struct server_ops qmgr_ops = {
 	.mode = SERVER_TRIGGER,
 	.flags = SERVER_FLAG_RESIDENT,
 	.ready = qmgr_start,
+	.drain = drain,
 	.trigger = triggered,
 };
 

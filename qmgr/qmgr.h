@@ -46,6 +46,10 @@ void qmgr_defer_rcpt(struct qmgr_msg *m, size_t i, const char *dsn, const char *
 void qmgr_deliver_message(struct qmgr_msg *m);	/* queue its recipients */
 void qmgr_deliver_kick(void);			/* start what may start */
 void qmgr_forget_dead(void);
+/* qmgr_deliver_drain - no new deliveries from now on; 1 when some are in
+ * flight (server_drained() follows when the last one answered) */
+int qmgr_deliver_drain(void);
+extern int qmgr_draining;
 
 /* qmgr_resolve.c */
 int qmgr_resolve(const char *addr, struct qmgr_resolved *out);	/* 0 or -1 (temporary) */

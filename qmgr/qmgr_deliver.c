@@ -95,6 +95,8 @@ struct qconn {
 };
 
 static struct qtransport *transports;
+int qmgr_draining;		/* reload: finish what runs, start nothing */
+static int in_flight;		/* requests sent and not answered */
 
 /* limit - TRANSPORT_NAME if set, else default_NAME; at least 1 */
 static long long limit(const char *transport, const char *name)
@@ -440,9 +442,12 @@ static void entry_finished(struct qconn *c)
 
 	c->e = NULL;
 	c->q->busy--;
+	in_flight--;
 	m->pending--;
 	entry_free(e);
 	message_check(m);
+	if (qmgr_draining && in_flight == 0)
+		server_drained();	/* what is left in active/ is the new qmgr's */
 }
 
 static void conn_close(struct qconn *c, const char *failure)
@@ -494,6 +499,7 @@ static int conn_send(struct qconn *c, struct qentry *e)
 /* dispatch - e is counted as in flight on q */
 static void dispatch_account(struct qentry *e)
 {
+	in_flight++;
 	e->q->busy++;
 	e->m->pending++;
 	e->m->undispatched--;
@@ -506,6 +512,10 @@ static void conn_next(struct qconn *c)
 	struct qqueue *q = c->q;
 	long long linger = conf_time("smtp_connection_cache_time_limit");
 
+	if (qmgr_draining) {
+		conn_close(c, NULL);
+		return;
+	}
 	if (queue_ready(q)) {
 		struct qentry *e = pop(q);
 
@@ -695,6 +705,7 @@ static void send_idle(struct qqueue *q)
 	if (conn_send(c, e) == 0)
 		return;
 	/* the agent went away while idle: e waits for another connection */
+	in_flight--;
 	q->busy--;
 	e->m->pending--;
 	e->m->undispatched++;
@@ -736,6 +747,8 @@ static int kicking, kick_again;
 
 void qmgr_deliver_kick(void)
 {
+	if (qmgr_draining)
+		return;
 	/* conn_close and message_check call back in here: run once at a time */
 	if (kicking) {
 		kick_again = 1;
@@ -748,6 +761,14 @@ void qmgr_deliver_kick(void)
 			kick_transport(t);
 	} while (kick_again);
 	kicking = 0;
+}
+
+int qmgr_deliver_drain(void)
+{
+	qmgr_draining = 1;
+	if (in_flight)
+		msg_info("reload: waiting for %d deliver%s in flight", in_flight, in_flight == 1 ? "y" : "ies");
+	return in_flight > 0;
 }
 
 void qmgr_forget_dead(void)

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import time
 
-from conftest import ensure_user, myhostname, wait_for
+from conftest import ensure_user, myhostname, sendmail, wait_for
 from test_smtp_client import (BASE_CONF, SENDER_USER, flush, log_has, remotes,  # noqa: F401 (fixture)
                               send, start_inst)
 
@@ -299,7 +299,34 @@ def test_kill_9_while_relaying_loses_nothing(inst, dns_server, remotes):
               f"lost {len(accepted - set(got))}, extra copies {dups}, kills {dict(kills)}")
 
 
-def send_quiet(inst, host, i):
-    from conftest import sendmail
-    return sendmail(inst, "-f", f"{SENDER_USER}@{host}", f"r{i}@chaos.test",
-                    data=f"Subject: chaos {i}\nX-Test-Id: {i}\n\n{'x' * 200}\n")
+def send_quiet(inst, host, i, domain="chaos.test"):
+    return sendmail(inst, "-f", f"{SENDER_USER}@{host}", f"r{i}@{domain}",
+                    data=f"Subject: test {i}\nX-Test-Id: {i}\n\n{'x' * 200}\n")
+
+
+def test_reload_while_relaying_delivers_once(inst, dns_server, remotes):
+    # the old qmgr finishes what is in flight, the new one waits for it
+    # before it takes over active/: nothing is sent twice
+    import collections
+
+    dns_server([("MX", "reload.test", 10, "mx.reload.test"), ("A", "mx.reload.test", "192.0.2.18")])
+    r = remotes("192.0.2.18", rcpt_delay=1.0)
+    host = start_inst(inst, "smtp_destination_concurrency_limit=4")
+    for i in range(12):
+        res = send_quiet(inst, host, i, "reload.test")
+        assert res.returncode == 0
+    wait_for(lambda: r.open >= 2, 10, what="deliveries in flight")
+    inst.cmd("reload")
+
+    def seen():
+        c = collections.Counter()
+        for m in list(r.messages):
+            found = re.search(rb"X-Test-Id: (\d+)", m["data"])
+            if found:
+                c[int(found.group(1))] += 1
+        return c
+
+    wait_for(lambda: len(seen()) == 12, 60, interval=0.3, what="12 messages relayed")
+    time.sleep(1)
+    assert max(seen().values()) == 1, seen()
+    log_has(inst, r"qmgr\[\d+\]: reload: waiting for \d+ deliver")

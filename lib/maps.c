@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "argv.h"
+#include "config.h"
 #include "maps.h"
 #include "mem.h"
 #include "msg.h"
@@ -167,6 +168,37 @@ enum dict_status maps_find(struct maps *m, const char *key, const char **value)
 const char *maps_text(const struct maps *m)
 {
 	return m->text;
+}
+
+/* Tables by parameter, for maps_param. A process reads few parameters
+ * this way (transport_maps, the SASL tables): a short list does. */
+struct maps_by_param {
+	char *param;
+	struct maps *m;
+	struct maps_by_param *next;
+};
+
+static struct maps_by_param *by_param;
+
+struct maps *maps_param(const char *param)
+{
+	const char *text = conf_str(param);
+	struct maps_by_param *p;
+
+	for (p = by_param; p; p = p->next)
+		if (strcmp(p->param, param) == 0)
+			break;
+	if (p == NULL) {
+		p = xcalloc(1, sizeof(*p));
+		p->param = xstrdup(param);
+		p->next = by_param;
+		by_param = p;
+	}
+	if (p->m == NULL || strcmp(maps_text(p->m), text) != 0) {
+		maps_free(p->m);
+		p->m = maps_create(param, text, 0);
+	}
+	return p->m;
 }
 
 void maps_free(struct maps *m)

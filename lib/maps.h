@@ -32,6 +32,11 @@ struct maps *maps_create(const char *what, const char *text, int flags);
 enum dict_status maps_find(struct maps *m, const char *key, const char **value);
 
 const char *maps_text(const struct maps *m);	/* the text it was made from */
+
+/* maps_param - the tables of parameter param (its current value), made on
+ * first use and kept for the life of the process; made again when the
+ * value is not the one they were made from. Never NULL. */
+struct maps *maps_param(const char *param);
 void maps_free(struct maps *m);
 
 #endif

@@ -25,26 +25,10 @@
 #include "sasl.h"
 #include "smtp.h"
 
-/* passwd_maps - the tables, opened once per process */
-static struct maps *passwd_maps(void)
-{
-	static struct maps *m;
-	static char *text;
-	const char *now = conf_str("smtp_sasl_password_maps");
-
-	if (m == NULL || strcmp(text, now) != 0) {
-		maps_free(m);
-		free(text);
-		text = xstrdup(now);
-		m = maps_create("smtp_sasl_password_maps", now, 0);
-	}
-	return m;
-}
-
 /* passwd_find - the user:password entry for the session; DICT_* */
 static enum dict_status passwd_find(const struct smtp_session *s, char **value)
 {
-	struct maps *m = passwd_maps();
+	struct maps *m = maps_param("smtp_sasl_password_maps");
 	const char *keys[3], *v;
 	char *bare = NULL;
 	enum dict_status st = DICT_NOTFOUND;

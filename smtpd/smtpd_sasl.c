@@ -248,26 +248,10 @@ int smtpd_sasl_mail_param(struct smtpd_session *s, const char *value)
 
 /* ---- smtpd_sender_login_maps ------------------------------------------ */
 
-/* login_maps - the tables, opened once per process */
-static struct maps *login_maps(void)
-{
-	static struct maps *m;
-	static char *text;
-	const char *now = conf_str("smtpd_sender_login_maps");
-
-	if (m == NULL || strcmp(text, now) != 0) {
-		maps_free(m);
-		free(text);
-		text = xstrdup(now);
-		m = maps_create("smtpd_sender_login_maps", now, 0);
-	}
-	return m;
-}
-
 /* owners_of - Postfix's order: user@domain, user (a local domain), @domain */
 static enum dict_status owners_of(const char *sender, const char **owners)
 {
-	struct maps *m = login_maps();
+	struct maps *m = maps_param("smtpd_sender_login_maps");
 	const char *at = strrchr(sender, '@');
 	enum dict_status st;
 	char *key;

@@ -235,22 +235,6 @@ static int error_route(struct resolved *r, const char *transport, const char *te
 	return 1;
 }
 
-/* transport_maps - the open tables of $transport_maps, NULL when empty;
- * made again if the parameter's text changed (a test's new main.cf) */
-static struct maps *transport_maps(void)
-{
-	static struct maps *maps;
-	const char *text = conf_str("transport_maps");
-
-	if (maps != NULL && strcmp(maps_text(maps), text) != 0) {
-		maps_free(maps);
-		maps = NULL;
-	}
-	if (maps == NULL && *text)
-		maps = maps_create("transport_maps", text, 0);
-	return maps;
-}
-
 /* transport_lookup - transport(5) order: user@domain, domain, each
  * parent as .parent (not for address literals), then "*" */
 static enum dict_status transport_lookup(struct maps *m, const char *rcpt, const char *domain,
@@ -345,8 +329,9 @@ void resolve_addr(const char *addr, struct resolved *r)
 		return;
 	if (error_route(r, r->transport, r->nexthop))	/* default_transport = error:... */
 		return;
-	if ((maps = transport_maps()) == NULL)
+	if (*conf_str("transport_maps") == 0)
 		return;
+	maps = maps_param("transport_maps");
 	st = transport_lookup(maps, r->recipient, domain, (r->flags & RESOLVE_FLAG_LITERAL) != 0,
 			      &value);
 	if (st == DICT_RETRY)

@@ -157,3 +157,20 @@ char *dict_unbrace(const char *s, size_t len)
 		end--;
 	return xstrndup(s + start, end - start);
 }
+
+int dict_has_key(const char *spec, const char *key, const char *what)
+{
+	char *err = NULL;
+	struct dict *d = dict_open(spec, 0, &err);
+	const char *value;
+	enum dict_status st;
+
+	if (d == NULL) {
+		msg_warn("%s: %s", what, err);
+		free(err);
+		return -1;
+	}
+	st = dict_lookup(d, key, &value);
+	dict_close(d);
+	return st == DICT_FOUND ? 1 : st == DICT_NOTFOUND ? 0 : -1;
+}

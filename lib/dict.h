@@ -62,6 +62,11 @@ struct dict *dict_open(const char *spec, int flags, char **err);
 enum dict_status dict_lookup(struct dict *d, const char *key, const char **value);
 void dict_close(struct dict *d);
 
+/* dict_has_key - opens spec, looks key up, closes it: 1 found, 0 not, -1
+ * when the table cannot be opened or read (logged as "what: error"). For
+ * a one-off question; a daemon asking often keeps tables open (maps.h). */
+int dict_has_key(const char *spec, const char *key, const char *what);
+
 /* Helpers for table implementations. */
 void dict_init(struct dict *d, const struct dict_ops *ops, const char *type,
 	       const char *name, int flags);

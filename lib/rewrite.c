@@ -45,25 +45,6 @@ char *rewrite_canonical(const char *addr)
 	return out;
 }
 
-/* table_has - a type:name entry of the list named what lists the
- * domain: 1 yes, 0 no, -1 the table could not be read */
-static int table_has(const char *spec, const char *domain, const char *what)
-{
-	char *err = NULL;
-	struct dict *d = dict_open(spec, 0, &err);
-	const char *value;
-	enum dict_status st;
-
-	if (d == NULL) {
-		msg_warn("%s: %s", what, err);
-		free(err);
-		return -1;
-	}
-	st = dict_lookup(d, domain, &value);
-	dict_close(d);
-	return st == DICT_FOUND ? 1 : st == DICT_NOTFOUND ? 0 : -1;
-}
-
 int rewrite_is_local_domain(const char *domain)
 {
 	struct argv list = ARGV_INIT;
@@ -74,7 +55,7 @@ int rewrite_is_local_domain(const char *domain)
 	argv_split(&list, conf_str("mydestination"), ", \t\r\n");
 	for (size_t i = 0; i < list.n && !hit; i++) {
 		if (strchr(list.v[i], ':') && list.v[i][0] != '[')
-			hit = table_has(list.v[i], domain, "mydestination");
+			hit = dict_has_key(list.v[i], domain, "mydestination");
 		else
 			hit = strcasecmp(list.v[i], domain) == 0;
 	}
@@ -96,7 +77,7 @@ int rewrite_is_relay_domain(const char *domain)
 		size_t el = strlen(e);
 
 		if (strchr(e, ':'))
-			hit = table_has(e, domain, "relay_domains");
+			hit = dict_has_key(e, domain, "relay_domains");
 		else if (e[0] == '.')	/* ".example.com": its subdomains */
 			hit = dl > el && strcasecmp(domain + dl - el, e) == 0;
 		else

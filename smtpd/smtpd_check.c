@@ -64,24 +64,6 @@ int smtpd_check_list(const char *text, const char *what, const char *addr)
 	return hit;
 }
 
-/* table_has - a type:name entry lists key: 1, 0, or -1 (unreadable) */
-static int table_has(const char *spec, const char *key, const char *what)
-{
-	char *err = NULL;
-	struct dict *d = dict_open(spec, 0, &err);
-	const char *value;
-	enum dict_status st;
-
-	if (d == NULL) {
-		msg_warn("%s: %s", what, err);
-		free(err);
-		return -1;
-	}
-	st = dict_lookup(d, key, &value);
-	dict_close(d);
-	return st == DICT_FOUND ? 1 : st == DICT_NOTFOUND ? 0 : -1;
-}
-
 /* alias_known - the name is a key of an $alias_maps table: 1, 0, -1 */
 static int alias_known(const char *name)
 {
@@ -90,7 +72,7 @@ static int alias_known(const char *name)
 
 	argv_split(&maps, conf_str("alias_maps"), ", \t\r\n");
 	for (size_t i = 0; i < maps.n && hit == 0; i++)
-		hit = table_has(maps.v[i], name, "alias_maps");
+		hit = dict_has_key(maps.v[i], name, "alias_maps");
 	argv_free(&maps);
 	return hit;
 }

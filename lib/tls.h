@@ -53,7 +53,7 @@ enum tls_level {
 };
 
 /* tls_level_parse - "none", "may", ...; -1 when unknown (dane, fingerprint
- * are not implemented and are unknown here) */
+ * levels do not exist in postern: they are unknown words here) */
 int tls_level_parse(const char *text, enum tls_level *level);
 const char *tls_level_name(enum tls_level level);
 

@@ -11,8 +11,8 @@
  *   RCPT --DATA--> (content) --> HELO        RCPT --BDAT--> BDAT --BDAT LAST--> HELO
  *   RSET: back to HELO (or stays CONNECT); HELO/EHLO: HELO from anywhere.
  *
- * STARTTLS and AUTH (later issues) take table rows allowed in HELO, and
- * add their keywords where ehlo_keywords() says.
+ * STARTTLS (smtpd_tls.c) and AUTH (smtpd_sasl.c) are table rows like the
+ * others; ehlo_keywords() asks each whether to announce itself.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -583,7 +583,7 @@ static int act_starttls(struct smtpd_session *s, const char *args, struct cmd_ar
 		if (!s->stand_alone && smtpd_tls_level() != TLS_LEV_NONE)	/* no usable certificate */
 			smtpd_reply(s, "454 4.7.0 TLS not available due to local problem");
 		else
-			smtpd_reply(s, "502 5.5.1 Error: command not implemented");
+			smtpd_reply(s, "502 5.5.1 Error: STARTTLS is not enabled here");
 		return -1;
 	}
 	smtpd_reply(s, "220 2.0.0 Ready to start TLS");

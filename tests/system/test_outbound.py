@@ -42,6 +42,26 @@ def test_destination_concurrency_limit_is_respected(inst, dns_server, remotes):
     assert r.max_open == 2, r.max_open
 
 
+def test_transport_process_limit_from_master_cf(inst, dns_server, remotes):
+    # the smtp service's maxproc caps its agents over all destinations: two
+    # destinations on one server, each allowed 5 at once, get 3 in all
+    dns_server([("MX", "one.test", 10, "mx.both.test"), ("MX", "two.test", 10, "mx.both.test"),
+                ("A", "mx.both.test", "192.0.2.10")])
+    r = slow(remotes("192.0.2.10"))
+    inst.init()
+    mcf = re.sub(r"^(smtp\s+unix\s+\S+\s+\S+\s+\S+\s+\S+\s+)-", r"\g<1>3", inst.read("master.cf"),
+                 flags=re.M)
+    assert re.search(r"^smtp\s+unix(\s+\S+){4}\s+3\s+smtp", mcf, re.M), mcf
+    inst.write("master.cf", mcf)
+    start_inst_existing(inst)
+    host = myhostname(inst)
+    for i in range(6):
+        send(inst, host, f"a{i}@one.test")
+        send(inst, host, f"b{i}@two.test")
+    wait_for(lambda: len(r.messages) == 12, 40, what="12 deliveries")
+    assert r.max_open == 3, r.max_open
+
+
 def test_window_starts_at_initial_destination_concurrency(inst, dns_server, remotes):
     dns_server([("MX", "slowstart.test", 10, "mx.slowstart.test"),
                 ("A", "mx.slowstart.test", "192.0.2.10")])

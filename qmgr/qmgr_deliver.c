@@ -71,6 +71,9 @@ struct qtransport {
 	char *name;
 	int conns;			/* open agent connections, busy or idle */
 	long long maxproc;		/* 0 = no limit */
+	long long dest_limit;		/* TRANSPORT_destination_concurrency_limit */
+	long long rcpt_limit;		/* TRANSPORT_destination_recipient_limit */
+	long long cohort_limit;		/* ..._concurrency_failed_cohort_limit */
 	time_t dead_until;
 	struct qqueue *queues;
 	struct qqueue *cursor;		/* round robin */
@@ -140,6 +143,9 @@ static struct qtransport *transport_get(const char *name)
 	t = xcalloc(1, sizeof(*t));
 	t->name = xstrdup(name);
 	t->maxproc = master_maxproc(name);
+	t->dest_limit = limit(name, "destination_concurrency_limit");
+	t->rcpt_limit = limit(name, "destination_recipient_limit");
+	t->cohort_limit = limit(name, "destination_concurrency_failed_cohort_limit");
 	t->next = transports;
 	transports = t;
 	return t;
@@ -228,9 +234,9 @@ static char *suspended_reason(const struct qqueue *q)
 /* enqueue - recipient i of m goes to (transport, nexthop) */
 static void enqueue(struct qmgr_msg *m, size_t i, const char *transport, const char *nexthop)
 {
-	long long rcpt_limit = limit(transport, "destination_recipient_limit");
-	struct qqueue *q = queue_get(transport_get(transport),
-				     rcpt_limit == 1 ? m->env.rcpt[i].address : nexthop);
+	struct qtransport *t = transport_get(transport);
+	long long rcpt_limit = t->rcpt_limit;
+	struct qqueue *q = queue_get(t, rcpt_limit == 1 ? m->env.rcpt[i].address : nexthop);
 	struct qentry *e = q->tail;
 
 	if (queue_dead(q)) {
@@ -386,7 +392,7 @@ static void queue_kill(struct qqueue *q, const char *reason)
 /* feedback - concurrency window and failed cohort after one delivery */
 static void feedback(struct qqueue *q, int hop_failed, const char *reason)
 {
-	double cap = (double)limit(q->t->name, "destination_concurrency_limit");
+	double cap = (double)q->t->dest_limit;
 	double initial = (double)conf_int("initial_destination_concurrency");
 
 	if (!hop_failed) {
@@ -400,16 +406,14 @@ static void feedback(struct qqueue *q, int hop_failed, const char *reason)
 	q->failed_cohort += 1.0 / (q->window < 1 ? 1 : q->window);
 	if (q->window > 1)
 		q->window -= 1;
-	if (q->failed_cohort > (double)limit(q->t->name, "destination_concurrency_failed_cohort_limit")
+	if (q->failed_cohort > (double)q->t->cohort_limit
 	    && !queue_dead(q))
 		queue_kill(q, reason);
 }
 
 static int queue_ready(const struct qqueue *q)
 {
-	long long cap = limit(q->t->name, "destination_concurrency_limit");
-
-	return q->head && !queue_dead(q) && q->busy < (int)q->window && q->busy < cap;
+	return q->head && !queue_dead(q) && q->busy < (int)q->window && q->busy < q->t->dest_limit;
 }
 
 static struct qentry *pop(struct qqueue *q)
